@@ -1,0 +1,33 @@
+# Two commands on a fresh machine: `make run` (set-up + the main job), `make test` (set-up + tests).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+TORCH  ?= "torch==2.14.1" "torchvision==0.29.1"
+
+.PHONY: install run test test-fast bench clean
+
+install: $(STAMP)
+
+# torch/torchvision pinned to the builds pip can install here (CPU-capable); the rest from pyproject.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+run: install
+	$(BIN)/freedarts search space=nb201 scorer=synflow
+
+test: install
+	$(BIN)/python -m pytest -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
+
+bench: install
+	$(BIN)/python scripts/bench.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,4 @@
+"""``python -m freedarts_cli`` = the ``freedarts`` command."""
+from .cli import main
+
+main()

@@ -1,0 +1,43 @@
+"""Look up the trained accuracies of an NAS-Bench-201 architecture.
+
+Each back-end reads one kind of source and answers ``query(arch) -> row``:
+
+* ``none.NoBenchmark``    - no source; every accuracy is NaN.
+* ``table.TableBenchmark`` - a flat CSV / Parquet table (e.g. ``../shared/benchmarks/nb201/``).
+* ``nats.NatsBenchmark``   - the official NATS-Bench ``NATS-tss-v1_0-3ffb9-simple`` directory.
+* ``nb201.NB201Benchmark`` - the official ``NAS-Bench-201-v1_*.pth`` file.
+* ``auto.auto``            - picks the first of the above that it finds (Hydra default).
+
+A row has ``benchmark_index`` plus ``ACCURACY_COLUMNS``, accuracies in percent, 200-epoch
+training, averaged over the benchmark's training seeds; NaN for what the source does not hold.
+"""
+from __future__ import annotations
+
+import logging
+import math
+
+ACCURACY_COLUMNS = ("cifar10_valid", "cifar10_test", "cifar100_valid", "cifar100_test",
+                    "imagenet16_120_valid", "imagenet16_120_test")
+ROW_KEYS = ("benchmark_index",) + ACCURACY_COLUMNS
+
+log = logging.getLogger("freedarts.benchmark")
+
+
+def empty_row() -> dict:
+    """A row with every value NaN (what a source that knows nothing about an arch answers)."""
+    return {key: math.nan for key in ROW_KEYS}
+
+
+class Benchmark:
+    """Base class: ``query(arch)`` maps an NB201 arch string to a row (see the module doc)."""
+
+    name: str = ""
+    source: str = ""  # which file or directory it reads, for logs and result rows
+
+    empty_row = staticmethod(empty_row)
+
+    def query(self, arch: str) -> dict:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(source={self.source!r})"

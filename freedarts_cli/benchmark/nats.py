@@ -1,0 +1,88 @@
+"""The official NATS-Bench topology benchmark in fast mode: a ``NATS-tss-v1_0-3ffb9-simple`` dir.
+
+The directory holds ``meta.pickle.pbz2`` (the arch strings, in benchmark-index order) and one
+``{index:06d}.pickle.pbz2`` per architecture; ``nats_bench`` reads only the meta file up front and
+an architecture's own file on its first query, so opening it takes seconds.
+"""
+from __future__ import annotations
+
+import math
+import pickle
+from pathlib import Path
+
+from ..errors import UserError
+from . import Benchmark, empty_row
+
+META_FILE = "meta.pickle.pbz2"
+
+# Dataset key of the official APIs -> (our valid column, our test column). cifar10-valid's test
+# and cifar10's valid are left out on purpose: the papers' "CIFAR-10 valid / test" are
+# cifar10-valid's x-valid and cifar10's ori-test (METHOD.md §4).
+DATASETS = {
+    "cifar10-valid": ("cifar10_valid", None),
+    "cifar10": (None, "cifar10_test"),
+    "cifar100": ("cifar100_valid", "cifar100_test"),
+    "ImageNet16-120": ("imagenet16_120_valid", "imagenet16_120_test"),
+}
+
+
+def index_of(api, arch: str, source: str) -> int:
+    """The benchmark index of ``arch`` in an official API (NATS-Bench or NAS-Bench-201)."""
+    index = api.query_index_by_arch(arch)
+    if index < 0:
+        raise UserError(f"architecture {arch} is not in {source}; check the arch string")
+    return index
+
+
+def official_row(api, index: int) -> dict:
+    """Our row from an official API's 200-epoch records, averaged over seeds (is_random=False)."""
+    row = empty_row()
+    row["benchmark_index"] = index
+    for dataset, (valid_col, test_col) in DATASETS.items():
+        try:
+            info = api.get_more_info(index, dataset, hp="200", is_random=False)
+        except KeyError:  # no 200-epoch record of this dataset for this arch: leave NaN
+            continue
+        # A set the source did not evaluate is simply absent from `info`.
+        if valid_col:
+            row[valid_col] = float(info.get("valid-accuracy", math.nan))
+        if test_col:
+            row[test_col] = float(info.get("test-accuracy", math.nan))
+    return row
+
+
+class NatsBenchmark(Benchmark):
+    """Reads a NATS-Bench tss fast-mode directory through ``nats_bench.create(..., 'tss')``."""
+
+    name = "nats"
+
+    def __init__(self, path=None):
+        if path is None or str(path).strip() == "":
+            raise UserError("benchmark=nats needs benchmark.path=<NATS-tss-v1_0-3ffb9-simple dir>")
+        path = Path(str(path)).expanduser()
+        if not path.is_dir():
+            raise UserError(f"NATS-Bench directory {path.name} not found at {path}; "
+                            "fix benchmark.path (the NATS-tss-v1_0-3ffb9-simple folder)")
+        if not (path / META_FILE).is_file():
+            raise UserError(f"{path.name} has no {META_FILE}, so it is not a NATS-Bench "
+                            "fast-mode tss directory; point benchmark.path at "
+                            "NATS-tss-v1_0-3ffb9-simple")
+        self.source = str(path)
+        import nats_bench
+
+        try:
+            # nats_bench treats anything but a str (e.g. a Path) as "no path given".
+            self.api = nats_bench.create(str(path), "tss", fast_mode=True, verbose=False)
+        except (OSError, EOFError, pickle.UnpicklingError, KeyError, TypeError, ValueError) as e:
+            raise UserError(f"cannot read {path / META_FILE} ({type(e).__name__}: {e}); "
+                            "re-download NATS-tss-v1_0-3ffb9-simple") from e
+
+    def query(self, arch: str) -> dict:
+        index = index_of(self.api, arch, self.source)
+        try:
+            return official_row(self.api, index)
+        # nats_bench asserts that the arch's file exists, then unpickles it.
+        except (AssertionError, OSError, EOFError, pickle.UnpicklingError) as e:
+            raise UserError(f"NATS-Bench directory {Path(self.source).name} has no readable "
+                            f"record {index:06d}.pickle.pbz2 for {arch}; "
+                            "re-download NATS-tss-v1_0-3ffb9-simple") from e

@@ -1,0 +1,126 @@
+"""``freedarts <command> [Hydra overrides]``: one Hydra app per command.
+
+``freedarts search`` runs FreeDARTS (``-m`` for sweeps, ``--cfg job`` / ``--help`` as in Hydra);
+``freedarts tables PATH...`` aggregates the ``result.csv`` files under PATH.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from importlib import resources
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from .errors import UserError
+
+log = logging.getLogger("freedarts")
+
+
+def config_dir() -> str:
+    """The configs: ``conf/`` of a checkout (editable install) or the installed package's copy."""
+    checkout = Path(__file__).resolve().parent.parent / "conf"
+    if (checkout / "search.yaml").is_file():
+        return str(checkout)
+    return str(resources.files("freedarts_cli.conf"))
+
+
+def _report(err: UserError) -> None:
+    """A user error ends a single run with one line and exit 2; inside a sweep it fails only its
+    own job (Hydra runs the others, then exits non-zero naming the failed overrides)."""
+    if HydraConfig.get().mode == RunMode.MULTIRUN:
+        log.error("%s", err)
+        raise err
+    print(f"error: {err}", file=sys.stderr)
+    sys.exit(2)
+
+
+def _threads(cfg: DictConfig):
+    """One torch thread per worker when joblib runs several jobs side by side."""
+    if cfg.threads:
+        return int(cfg.threads)
+    launcher = str(HydraConfig.get().launcher.get("_target_", ""))
+    return 1 if "joblib" in launcher.lower() else None
+
+
+@hydra.main(config_path=config_dir(), config_name="search", version_base="1.3")
+def search_app(cfg: DictConfig) -> None:
+    from . import runner
+    from .benchmark.none import NoBenchmark
+
+    try:
+        out_dir = Path(HydraConfig.get().runtime.output_dir)
+        outcome = runner.search(cfg, out_dir=out_dir, threads=_threads(cfg))
+    except UserError as err:
+        _report(err)
+        return
+    print(runner.summary(outcome, hint=NoBenchmark().hint))
+    print(f"results: {out_dir / 'result.csv'}")
+
+
+@hydra.main(config_path=config_dir(), config_name="tables", version_base="1.3")
+def tables_app(cfg: DictConfig) -> None:
+    from . import tables
+
+    try:
+        print(tables.make_tables(cfg))
+    except UserError as err:
+        _report(err)
+
+
+COMMANDS = {
+    "search": (search_app, "search one architecture: freedarts search space=nb201 scorer=synflow"
+                           " [pruning=iterative seed=0 a=1e-3 ...]; sweeps with -m"),
+    "tables": (tables_app, "aggregate result.csv files: freedarts tables PATH... "
+                           "-> mean ± std and best run per group (Markdown + CSV)"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: freedarts <command> [Hydra overrides]", "", "commands:"]
+    lines += [f"  {name:8s} {text}" for name, (_, text) in COMMANDS.items()]
+    lines += ["", "Each command takes Hydra overrides; 'freedarts <command> --help' lists its "
+              "config groups, '--cfg job' prints the composed config."]
+    return "\n".join(lines)
+
+
+def _quote(path: str) -> str:
+    return "'" + path.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+# Hydra flags that take a value (so the value is not mistaken for a folder).
+_VALUE_FLAGS = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn",
+                "--config-dir", "-cd", "--info", "-i", "--experimental-rerun"}
+
+
+def _paths_to_override(args: list[str]) -> list[str]:
+    """``tables`` takes folders positionally; Hydra wants them as the ``paths=[...]`` override."""
+    hydra_args, paths, takes_value = [], [], False
+    for arg in args:
+        if takes_value or arg.startswith("-") or "=" in arg:
+            hydra_args.append(arg)
+            takes_value = arg in _VALUE_FLAGS
+        else:
+            paths.append(arg)
+    if paths:
+        hydra_args.append("paths=[" + ",".join(_quote(p) for p in paths) + "]")
+    return hydra_args
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        print(f"error: unknown command {command!r}: use one of {', '.join(COMMANDS)} "
+              "(freedarts --help)", file=sys.stderr)
+        sys.exit(2)
+    if command == "tables":
+        rest = _paths_to_override(rest)
+    sys.argv = [f"freedarts {command}"] + rest
+    COMMANDS[command][0]()

@@ -1,0 +1,72 @@
+"""Result files and provenance: atomic CSV writes, peak memory, versions, git commit."""
+from __future__ import annotations
+
+import functools
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import pandas as pd
+
+
+def write_csv(path: Path, rows: Iterable[Mapping] | pd.DataFrame) -> Path:
+    """Write a CSV atomically: a temporary file in the same folder, then ``os.replace``.
+
+    A reader (or a crashed run) never sees half a file.
+    """
+    path = Path(path)
+    df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="") as fh:
+            df.to_csv(fh, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+class PeakMemory:
+    """Peak resident memory (MB) of this process over a block of code.
+
+    On Linux the kernel's high-water mark (``VmHWM``) is reset on entry through
+    ``/proc/self/clear_refs``, so the figure belongs to the block even when several runs share a
+    process (a multirun sweep); elsewhere it falls back to the process-lifetime ``ru_maxrss``.
+    The figure is the whole process's RSS (interpreter and torch included), not an increment.
+    """
+
+    def __enter__(self) -> "PeakMemory":
+        try:
+            Path("/proc/self/clear_refs").write_text("5")
+            self._proc = True
+        except OSError:
+            self._proc = False
+        self.mb = float("nan")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._proc:
+            for line in Path("/proc/self/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    self.mb = int(line.split()[1]) / 1024
+                    return
+        scale = 1024 * 1024 if sys.platform == "darwin" else 1024
+        self.mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
+
+
+@functools.lru_cache(maxsize=1)
+def git_commit() -> str:
+    """The commit of the code that ran (``-dirty`` when the checkout has changes)."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=12"],
+                             cwd=here, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"

@@ -1,0 +1,149 @@
+"""One run: config -> supernet -> scores -> pruned genotype -> look-up -> result row.
+
+This is the only module that knows every unit; each unit only sees what it is handed. Units are
+built from the config by Hydra's ``instantiate`` (their ``_target_``), so adding a scorer, a
+pruning rule, a space or a benchmark never touches this file.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import torch
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from . import __version__
+from .alpha import check_scale
+from .benchmark import ACCURACY_COLUMNS
+from .errors import UserError
+from .results import PeakMemory, git_commit, write_csv
+from .scorer import check_scores
+
+log = logging.getLogger("freedarts")
+
+DTYPES = {"float64": torch.float64, "float32": torch.float32}
+
+
+@dataclass
+class Outcome:
+    row: dict
+    trajectory: list[dict]
+    scores: list[dict]
+
+
+def build(node: DictConfig) -> Any:
+    """Instantiate a unit from its config (``_target_``); a UserError raised by its constructor
+    reaches the user as itself, not wrapped in Hydra's InstantiationException."""
+    try:
+        return instantiate(node)
+    except InstantiationException as err:
+        if isinstance(err.__cause__, UserError):
+            raise err.__cause__ from None
+        raise
+
+
+def resolve_dtype(name: str) -> torch.dtype:
+    if str(name) not in DTYPES:
+        raise UserError(f"dtype={name} is not supported: use dtype=float64 (default) or float32")
+    return DTYPES[str(name)]
+
+
+def resolve_device(name: str) -> torch.device:
+    name = str(name)
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
+        raise UserError(f"device={name} is not known: use device=auto, cpu or cuda")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"device={name} but torch sees no CUDA device: use device=cpu")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def search(cfg: DictConfig, out_dir: Optional[Path] = None, threads: Optional[int] = None) -> Outcome:
+    """Run FreeDARTS once as configured; write ``result.csv``, ``trajectory.csv`` and
+    ``scores.csv`` into ``out_dir`` (atomically, only after everything succeeded)."""
+    a = check_scale(cfg.a)
+    seed = int(cfg.seed)
+    dtype, device = resolve_dtype(cfg.dtype), resolve_device(cfg.device)
+    if threads:
+        torch.set_num_threads(int(threads))
+
+    space = build(cfg.space)
+    scorer = build(cfg.scorer)
+    pruner = build(cfg.pruning)
+    benchmark = build(cfg.benchmark)  # before the search: a bad path fails fast
+    data = build(cfg.data) if scorer.needs_data else None
+    batch = data.batch(seed, dtype, device) if data is not None else None
+
+    def score(net, where: str) -> torch.Tensor:
+        scores = scorer(net, batch)
+        check_scores(scores, net.mask, space.edges, space.ops, where)
+        return scores
+
+    seed_everything(seed)
+    with PeakMemory() as memory:
+        start = time.perf_counter()
+        net = space.build_supernet(a, dtype, device)
+        pruned = pruner(net, score, space.is_discrete)
+        seconds = time.perf_counter() - start
+
+    arch = space.decode(pruned.choice)
+    row: dict[str, Any] = {
+        "space": space.name, "method": cfg.method.name, "scorer": scorer.name,
+        "pruning": pruner.name, "seed": seed, "a": a, "dtype": str(cfg.dtype),
+        "device": device.type, "data": data.name if data is not None else "none",
+        "arch": arch, "benchmark": benchmark.name, "benchmark_source": benchmark.source,
+        **benchmark.query(arch),
+        "search_seconds": round(seconds, 4), "peak_memory_mb": round(memory.mb, 1),
+        "rounds": len(pruned.rounds), "freedarts_version": __version__,
+        "torch_version": torch.__version__, "git_commit": git_commit(),
+    }
+    trajectory = []
+    for r in pruned.rounds:
+        edge, op = r.removed if r.removed else (None, None)
+        step_arch = space.decode(r.choice)
+        trajectory.append({
+            "round": r.round,
+            "removed_edge": space.edges[edge] if edge is not None else "",
+            "removed_op": space.ops[op] if op is not None else "",
+            "removed_score": r.removed_score, "arch": step_arch,
+            **{k: v for k, v in benchmark.query(step_arch).items() if k in ACCURACY_COLUMNS}})
+    scores = [{"round": r.round, "edge": edge, "op": op, "score": float(r.scores[e, k])}
+              for r in pruned.rounds for e, edge in enumerate(space.edges)
+              for k, op in enumerate(space.ops)]
+    outcome = Outcome(row, trajectory, scores)
+    if out_dir is not None:
+        write_csv(Path(out_dir) / "scores.csv", scores)
+        write_csv(Path(out_dir) / "trajectory.csv", trajectory)
+        write_csv(Path(out_dir) / "result.csv", [row])  # last: its presence means "complete"
+    return outcome
+
+
+def summary(outcome: Outcome, hint: str = "") -> str:
+    """What a user reads at the end of a run."""
+    row = outcome.row
+    lines = [f"architecture: {row['arch']}"]
+    tests = [(label, row[col]) for label, col in (("CIFAR-10", "cifar10_test"),
+             ("CIFAR-100", "cifar100_test"), ("ImageNet16-120", "imagenet16_120_test"))]
+    if all(np.isnan(v) for _, v in tests):
+        lines.append(f"accuracies: none ({hint or 'no benchmark configured'})")
+    else:
+        lines.append("test accuracy: " + ", ".join(f"{k} {v:.2f}" for k, v in tests)
+                     + f"  [{row['benchmark']}: {row['benchmark_source']}]")
+    lines.append(f"search: {row['search_seconds']:.3f} s, {row['rounds']} round(s), "
+                 f"peak memory {row['peak_memory_mb']:.0f} MB, {row['scorer']}/{row['pruning']}, "
+                 f"seed {row['seed']}, a={row['a']:g}, {row['dtype']} on {row['device']}")
+    return "\n".join(lines)

@@ -1,0 +1,123 @@
+"""Scores on α: pruning-at-initialisation saliencies of every candidate op (METHOD.md §1).
+
+A scorer is called as ``scorer(supernet, batch) -> scores`` where ``scores`` has α's shape
+(edges × ops), NaN where an op was already pruned, and higher means "keep". ``batch`` is ``None``
+for data-agnostic scorers. Only ∂/∂α is needed, so weight gradients are never computed.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator, Optional
+
+import torch
+import torch.nn.functional as F
+
+from .data import Batch
+from .errors import UserError
+from .supernet import Supernet
+
+
+class ScoreError(UserError):
+    """A score the argmax cannot be trusted with (non-finite, or all zero on an edge)."""
+
+
+@contextmanager
+def alpha_only_gradients(net: Supernet) -> Iterator[None]:
+    """Train-mode BN (batch statistics, METHOD.md §1) and gradients for α alone."""
+    flags = [(p, p.requires_grad) for p in net.parameters()]
+    was_training = net.training
+    for p, _ in flags:
+        p.requires_grad_(p is net.alpha)
+    net.train()
+    try:
+        yield
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
+        net.train(was_training)
+
+
+def _masked(net: Supernet, score: torch.Tensor) -> torch.Tensor:
+    score = score.detach().to("cpu", torch.float64)
+    return torch.where(net.mask.cpu(), score, torch.full_like(score, float("nan")))
+
+
+class SynFlow:
+    """SynFlow-α (ZEROS-D): ``S = |α ⊙ ∂R/∂α|``, ``R = Σ f(1; |W|, |α|)`` (FreeDARTS eq. SynFlow).
+
+    Data-agnostic: the input is one all-ones image. Every floating tensor of the state dict is
+    replaced by its absolute value for the pass (weights, BN buffers and α), then restored.
+    """
+
+    name = "synflow"
+    needs_data = False
+
+    def __call__(self, net: Supernet, batch: Optional[Batch] = None) -> torch.Tensor:
+        shape = (1,) + tuple(net.input_shape)
+        with alpha_only_gradients(net), net.absolute():
+            ones = torch.ones(shape, dtype=net.alpha.dtype, device=net.alpha.device)
+            (grad,) = torch.autograd.grad(net(ones).sum(), net.alpha)
+            return _masked(net, (net.alpha * grad).abs())
+
+
+class Snip:
+    """SNIP-α (ZEROS): ``S = |α ⊙ ∂L/∂α|`` with ``L`` the cross-entropy on one batch.
+
+    ``random_labels=True`` is ZEROS-L: the same images with labels drawn uniformly at random
+    (drawn by the data unit from the run's seed, so they are reproducible).
+    """
+
+    needs_data = True
+
+    def __init__(self, random_labels: bool = False):
+        self.random_labels = random_labels
+        self.name = "snip_random_labels" if random_labels else "snip"
+
+    def __call__(self, net: Supernet, batch: Optional[Batch]) -> torch.Tensor:
+        x, y = _labelled(batch, self.random_labels)
+        with alpha_only_gradients(net):
+            (grad,) = torch.autograd.grad(F.cross_entropy(net(x), y), net.alpha)
+            return _masked(net, (net.alpha * grad).abs())
+
+
+class GraSP:
+    """GraSP-α, textbook form: ``S = −(H g) ⊙ α`` with ``g = ∂L/∂α`` and ``H`` the Hessian
+    of ``L`` in α (Hessian-vector product by double backward; no optimizer step).
+
+    The authors' NB201 variant (an Adam step first, row 0 of g as the vector) is not
+    implemented: AUTHORS_CODE.md B4/B5 list it as a bug.
+    """
+
+    name = "grasp"
+    needs_data = True
+
+    def __call__(self, net: Supernet, batch: Optional[Batch]) -> torch.Tensor:
+        x, y = _labelled(batch, False)
+        with alpha_only_gradients(net):
+            (g,) = torch.autograd.grad(F.cross_entropy(net(x), y), net.alpha, create_graph=True)
+            (hg,) = torch.autograd.grad((g * g.detach()).sum(), net.alpha)
+            return _masked(net, -(hg * net.alpha))
+
+
+def _labelled(batch: Optional[Batch], random_labels: bool):
+    if batch is None:
+        raise UserError("this scorer needs a batch of images: set data=cifar10 data.root=PATH "
+                        "(or data=synthetic for random images)")
+    return batch.images, (batch.random_labels if random_labels else batch.labels)
+
+
+def check_scores(scores: torch.Tensor, mask: torch.Tensor, edges: list, ops: list,
+                 where: str = "") -> None:
+    """A non-finite score, or an edge whose remaining ops all score exactly zero, is an error:
+    argmax over such a row is arbitrary (it silently returns ``none``)."""
+    hint = "try dtype=float64 or another a (e.g. a=1e-3)"
+    for e, edge in enumerate(edges):
+        row = scores[e][mask[e].cpu()]
+        bad = ~torch.isfinite(row)
+        if bad.any():
+            op = [o for o, keep in zip(ops, mask[e].tolist()) if keep][int(bad.nonzero()[0])]
+            raise ScoreError(f"non-finite score {row[bad][0].item()} on edge {edge} "
+                             f"(op {op}){where}: {hint}")
+        if bool((row == 0).all()):
+            raise ScoreError(f"every score on edge {edge} is exactly zero{where} "
+                             f"(underflow): {hint}")

@@ -1,0 +1,100 @@
+"""NAS-Bench-201: the cell-based space of Dong & Yang (2020), as scored by FreeDARTS.
+
+The supernet is the one the authors scored (``TinyNetworkDartsV1``, METHOD.md §3): C=16, three
+stages of N=5 cells (16/32/64 channels) joined by ResNet basic blocks, one α of shape 6×5 shared
+by all 15 cells, edges ordered ``1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2``.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..edge import MixedEdge
+from ..genotype import nb201_string
+from ..op import NB201_OPS, ReLUConvBN
+from ..supernet import Supernet
+
+EDGES = ["1<-0", "2<-0", "2<-1", "3<-0", "3<-1", "3<-2"]
+OPS = list(NB201_OPS)
+
+
+class SearchCell(nn.Module):
+    """Nodes 0..3; node i = Σ_{j<i} edge(i<-j)(node j); the cell outputs node 3."""
+
+    def __init__(self, c: int):
+        super().__init__()
+        self.edges = nn.ModuleList(
+            MixedEdge([make(c) for make in NB201_OPS.values()]) for _ in EDGES)
+
+    def forward(self, x, alpha, active):
+        nodes, e = [x], 0
+        for i in range(1, 4):
+            total = None
+            for j in range(i):
+                out = self.edges[e](nodes[j], alpha[e], active[e])
+                total = out if total is None else total + out
+                e += 1
+            nodes.append(total)
+        return nodes[-1]
+
+
+class ResNetBasicBlock(nn.Module):
+    """Stride-2 reduction between stages: ``down(x) + conv_b(conv_a(x))``, affine BNs."""
+
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__()
+        self.conv_a = ReLUConvBN(c_in, c_out, 3, 2, 1, affine=True)
+        self.conv_b = ReLUConvBN(c_out, c_out, 3, 1, 1, affine=True)
+        self.down = nn.Sequential(nn.AvgPool2d(2, 2), nn.Conv2d(c_in, c_out, 1, bias=False))
+
+    def forward(self, x, alpha=None, active=None):
+        return self.down(x) + self.conv_b(self.conv_a(x))
+
+
+class NB201Supernet(Supernet):
+    def __init__(self, a: float, C: int = 16, N: int = 5, num_classes: int = 10,
+                 input_size: int = 32):
+        super().__init__(EDGES, OPS, a, (3, input_size, input_size))
+        self.stem = nn.Sequential(nn.Conv2d(3, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
+        layers, c = [], C
+        for stage, width in enumerate((C, 2 * C, 4 * C)):
+            if stage:
+                layers.append(ResNetBasicBlock(c, width))
+                c = width
+            layers.extend(SearchCell(c) for _ in range(N))
+        self.cells = nn.ModuleList(layers)
+        self.lastact = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU())
+        self.classifier = nn.Linear(c, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        for cell in self.cells:
+            x = cell(x, self.alpha, self.active)
+        x = self.lastact(x).mean(dim=(2, 3))
+        return self.classifier(x)
+
+
+class NB201Space:
+    """The ``space=nb201`` unit: builds the supernet and names its genotypes."""
+
+    name = "nb201"
+    edges = EDGES
+    ops = OPS
+
+    def __init__(self, C: int = 16, N: int = 5, num_classes: int = 10, input_size: int = 32):
+        self.C, self.N, self.num_classes, self.input_size = C, N, num_classes, input_size
+
+    def build_supernet(self, a: float, dtype: torch.dtype, device: torch.device) -> NB201Supernet:
+        """Construct, move to ``dtype``/``device``, then draw fresh weights and α."""
+        net = NB201Supernet(a, self.C, self.N, self.num_classes, self.input_size).to(device=device, dtype=dtype)
+        net.mask = net.mask.to(device)
+        net.initialise()
+        return net
+
+    def decode(self, choice: list[int]) -> str:
+        """One op per edge -> the NAS-Bench-201 architecture string."""
+        return nb201_string(choice, self.ops)
+
+    def is_discrete(self, mask: torch.Tensor) -> bool:
+        """Iterative pruning stops when every edge holds exactly one op (24 rounds on NB201)."""
+        return bool((mask.sum(dim=1) == 1).all())

@@ -1,0 +1,43 @@
+"""Each conf/benchmark/*.yaml instantiates its back-end through Hydra."""
+from pathlib import Path
+
+import pytest
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from freedarts_cli.errors import UserError
+
+from . import fixtures as fx
+
+CONF = Path(__file__).resolve().parents[2] / "conf" / "benchmark"
+
+
+def load(name, **overrides):
+    return OmegaConf.merge(OmegaConf.load(CONF / f"{name}.yaml"), overrides)
+
+
+def test_every_conf_instantiates(tmp_path):
+    table = tmp_path / "t.csv"
+    table.write_text(f"arch,acc\n{fx.ARCHS[0]},92.25\n")
+    table.with_name("u.csv").write_text(f"arch,cifar10_test\n{fx.ARCHS[0]},92.25\n")
+    benches = {
+        "none": instantiate(load("none")),
+        "table": instantiate(load("table", path=str(table), columns={"cifar10_test": "acc"})),
+        "nats": instantiate(load("nats", path=str(fx.build_nats_dir(tmp_path)))),
+        "nb201": instantiate(load("nb201", path=str(fx.build_nb201_pth(tmp_path)))),
+        "auto": instantiate(load("auto", path=str(table.with_name("u.csv")))),
+    }
+    for name, bench in benches.items():
+        assert bench.name == ("table" if name == "auto" else name)
+    assert benches["table"].query(fx.ARCHS[0])["cifar10_test"] == 92.25
+    assert sorted(p.stem for p in CONF.glob("*.yaml")) == sorted(benches)
+
+
+@pytest.mark.parametrize("name", ["table", "nats", "nb201"])
+def test_path_is_required(name):
+    # Hydra wraps what the target raises; the UserError is the cause.
+    with pytest.raises(InstantiationException) as err:
+        instantiate(load(name))
+    assert isinstance(err.value.__cause__, UserError)
+    assert f"benchmark={name} needs benchmark.path=" in str(err.value.__cause__)

@@ -1,0 +1,34 @@
+"""Shared test helpers: the ../shared ground truth and real CLI runs in subprocesses."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_TABLE = REPO.parent / "shared" / "benchmarks" / "nb201" / "nats_tss_test_acc_200ep.csv"
+
+
+@pytest.fixture
+def shared_table() -> Path:
+    """The NB201 ground-truth table beside the checkout (CI makes its absence an error)."""
+    if not SHARED_TABLE.is_file():
+        pytest.skip("../shared benchmark table absent (a clone outside the workspace)")
+    return SHARED_TABLE
+
+
+def freedarts(*args: str, cwd: Path | None = None, env: dict | None = None,
+              timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run the real CLI (``python -m freedarts_cli``) as a user would, capturing its output."""
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("HYDRA_FULL_ERROR", None)  # users see Hydra's short errors, so do the tests
+    return subprocess.run([sys.executable, "-m", "freedarts_cli", *args], cwd=cwd or REPO,
+                          env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def cli():
+    return freedarts
