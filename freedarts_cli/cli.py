@@ -12,6 +12,7 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import CompactHydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
@@ -28,12 +29,16 @@ def config_dir() -> str:
     return str(resources.files("freedarts_cli.conf"))
 
 
+class JobFailed(CompactHydraException):
+    """A sweep job's user error: Hydra prints its message, not a traceback."""
+
+
 def _report(err: UserError) -> None:
     """A user error ends a single run with one line and exit 2; inside a sweep it fails only its
     own job (Hydra runs the others, then exits non-zero naming the failed overrides)."""
     if HydraConfig.get().mode == RunMode.MULTIRUN:
         log.error("%s", err)
-        raise err
+        raise JobFailed(str(err)) from None
     print(f"error: {err}", file=sys.stderr)
     sys.exit(2)
 

@@ -18,10 +18,20 @@ class MixedEdge(nn.Module):
     def __init__(self, ops: Sequence[nn.Module]):
         super().__init__()
         self.ops = nn.ModuleList(ops)
+        # Parameter-free ops (none, skip, pooling) give the same output on every edge that
+        # reads the same node, so the cell may share them through ``shared``.
+        self.stateless = [not list(op.parameters()) and not list(op.buffers()) for op in ops]
 
-    def forward(self, x: torch.Tensor, alpha: torch.Tensor, active: Sequence[int]) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, alpha: Sequence[torch.Tensor], active: Sequence[int],
+                shared: dict | None = None) -> torch.Tensor:
         out = None
         for k in active:
-            term = alpha[k] * self.ops[k](x)
+            if shared is not None and self.stateless[k]:
+                if k not in shared:
+                    shared[k] = self.ops[k](x)
+                y = shared[k]
+            else:
+                y = self.ops[k](x)
+            term = alpha[k] * y
             out = term if out is None else out + term
         return out

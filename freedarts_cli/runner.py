@@ -80,6 +80,8 @@ def search(cfg: DictConfig, out_dir: Optional[Path] = None, threads: Optional[in
     dtype, device = resolve_dtype(cfg.dtype), resolve_device(cfg.device)
     if threads:
         torch.set_num_threads(int(threads))
+    log.info("seed=%d a=%g dtype=%s device=%s, torch threads: %d", seed, a, cfg.dtype,
+             device.type, torch.get_num_threads())
 
     space = build(cfg.space)
     scorer = build(cfg.scorer)

@@ -1,21 +1,46 @@
 """The supernet: weights W plus one architecture tensor α (edges × ops) and its op mask.
 
-A search space subclasses :class:`Supernet` and builds its cells; scorers and pruners only use
-what is defined here (α, the mask, ``initialise``, ``forward``), so they work on every space.
+A search space subclasses :class:`Supernet` and builds its modules; scorers and pruners only use
+what is defined here (α, the mask, ``initialise``, ``absolute``, ``forward``), so they work on
+every space.
 """
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
 from typing import Iterator, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
 from .alpha import active_ops, draw_alpha
 
 
+def _default_init(module: nn.Module, name: str, tensor: torch.Tensor) -> tuple[float, float]:
+    """PyTorch's default initialisation of one tensor as a uniform range ``(low, high)``.
+
+    Conv/Linear weights: kaiming_uniform(a=√5) = U(±1/√fan_in), biases U(±1/√fan_in);
+    BatchNorm: weight 1, bias 0, running mean 0, running var 1.
+    """
+    if isinstance(module, (nn.Conv2d, nn.Linear)):
+        fan_in = module.weight[0].numel()
+        bound = 1 / math.sqrt(fan_in)
+        return -bound, bound
+    if isinstance(module, nn.modules.batchnorm._BatchNorm):
+        value = 1.0 if name in ("weight", "running_var") else 0.0
+        return value, value
+    raise TypeError(f"no default initialisation known for {type(module).__name__}.{name}: "
+                    "add it to freedarts_cli.supernet._default_init")
+
+
 class Supernet(nn.Module):
-    """Base class: ``alpha`` is an ``nn.Parameter`` (so it is in the state dict, METHOD.md §1)."""
+    """Base class: ``alpha`` is an ``nn.Parameter`` (so it is in the state dict, METHOD.md §1).
+
+    After :meth:`materialise`, every other floating parameter and buffer is a view of one flat
+    tensor. Re-initialising (each round of iterative pruning) and SynFlow's |W| are then a few
+    tensor operations instead of one per layer; the values follow PyTorch's default init.
+    """
 
     def __init__(self, edges: Sequence[str], ops: Sequence[str], a: float,
                  input_shape: Sequence[int]):
@@ -28,12 +53,50 @@ class Supernet(nn.Module):
         self.mask = torch.ones(len(self.edge_names), len(self.op_names), dtype=torch.bool,
                                device="cpu")
         self.active = active_ops(self.mask)
+        self._flat: torch.Tensor | None = None
+
+    def materialise(self, dtype: torch.dtype, device: torch.device) -> "Supernet":
+        """Move to ``dtype``/``device``, gather the weights into one flat tensor, initialise."""
+        self.to(device=device, dtype=dtype)
+        slots = []
+        for module in self.modules():
+            if module is self:
+                continue
+            for store in (module._parameters, module._buffers):
+                for name, t in store.items():
+                    if t is not None and t.is_floating_point():
+                        slots.append((store, name, t, *_default_init(module, name, t)))
+        total = sum(t.numel() for _, _, t, _, _ in slots)
+        self._flat = torch.empty(total, dtype=dtype, device=device)
+        low = torch.empty(total, dtype=dtype, device=device)
+        high = torch.empty(total, dtype=dtype, device=device)
+        offset = 0
+        for store, name, t, lo, hi in slots:
+            n = t.numel()
+            view = self._flat[offset:offset + n].view_as(t)
+            if isinstance(t, nn.Parameter):
+                store[name] = nn.Parameter(view, requires_grad=t.requires_grad)
+            else:
+                store[name] = view
+            low[offset:offset + n], high[offset:offset + n] = lo, hi
+            offset += n
+        self._low, self._span = low, high - low
+        self._saved = torch.empty_like(self._flat)  # reused by absolute(): no allocation per call
+        self._noise = np.empty(total, dtype=np.float64)
+        self.initialise()
+        return self
 
     def initialise(self) -> None:
-        """Fresh weights (PyTorch's default init, module by module), then α = a·N(0,1)."""
-        for module in self.modules():
-            if module is not self and hasattr(module, "reset_parameters"):
-                module.reset_parameters()
+        """Fresh weights W ~ PyTorch's default init, then α = a·N(0,1) (drawn after W)."""
+        if self._flat is None:
+            raise RuntimeError("call materialise(dtype, device) before initialise()")
+        # numpy's PCG64 fills ~4x faster than torch's CPU generator (this runs every round of
+        # iterative pruning); its seed comes from torch's stream, so torch.manual_seed decides.
+        seed = int(torch.randint(2**62, (1,)))
+        np.random.Generator(np.random.PCG64(seed)).random(out=self._noise)
+        noise = torch.from_numpy(self._noise).to(self._flat.device, self._flat.dtype)
+        with torch.no_grad():
+            torch.addcmul(self._low, self._span, noise, out=self._flat)
         draw_alpha(self.alpha, self.a)
 
     def remove(self, edge: int, op: int) -> None:
@@ -41,22 +104,24 @@ class Supernet(nn.Module):
         self.mask[edge, op] = False
         self.active = active_ops(self.mask)
 
+    def alpha_weights(self) -> list[list[torch.Tensor]]:
+        """α as scalars ``[edge][op]``, split once per forward: indexing α at every edge of
+        every cell would make backward materialise a full-size gradient per use."""
+        return [list(row.unbind()) for row in self.alpha.unbind()]
+
     @contextmanager
     def absolute(self) -> Iterator[None]:
-        """|W| for SynFlow: every floating tensor of the state dict, α and BN buffers included.
-
-        Restored on exit, so a supernet that is scored again (iterative pruning that keeps its
-        first initialisation) sees its original signs.
-        """
-        # state_dict() tensors share storage with the module's, so in-place ops reach the net.
-        tensors = [t for t in self.state_dict().values() if t.is_floating_point()]
-        saved = [t.clone() for t in tensors]
+        """|W| and |α| for SynFlow: every floating tensor of the state dict (weights, BN buffers
+        and α) replaced by its absolute value, restored on exit so the supernet can be reused
+        (iterative pruning that keeps its first initialisation)."""
+        self._saved.copy_(self._flat)
+        saved_a = self.alpha.detach().clone()
         with torch.no_grad():
-            for t in tensors:
-                t.abs_()
+            self._flat.abs_()
+            self.alpha.abs_()
         try:
             yield
         finally:
             with torch.no_grad():
-                for t, original in zip(tensors, saved):
-                    t.copy_(original)
+                self._flat.copy_(self._saved)
+                self.alpha.copy_(saved_a)

@@ -54,8 +54,10 @@ def aggregate(df: pd.DataFrame, group_by, metrics, best_by: str) -> pd.DataFrame
 
 def to_markdown(table: pd.DataFrame, metrics, best_by: str) -> str:
     """Markdown with ``mean ± std`` cells; NaN shows as ``–`` (the source has no such value)."""
-    metric_cols = [m for m in metrics if f"{m}_mean" in table.columns]
-    key_cols = [c for c in table.columns if not any(c.startswith(m) for m in metric_cols)
+    # a metric no run has (e.g. validation accuracies from a test-only table) gets no column
+    metric_cols = [m for m in metrics if f"{m}_mean" in table.columns
+                   and table[f"{m}_mean"].notna().any()]
+    key_cols = [c for c in table.columns if not any(c.startswith(m) for m in metrics)
                 and not c.startswith("best_")]
     best_cols = [c for c in ("best_seed", f"best_{best_by}", "best_arch") if c in table.columns]
     header = key_cols + metric_cols + best_cols
@@ -65,13 +67,15 @@ def to_markdown(table: pd.DataFrame, metrics, best_by: str) -> str:
         return "–" if pd.isna(x) else (f"{x:.{digits}f}" if isinstance(x, float) else str(x))
 
     for _, r in table.iterrows():
-        cells = [fmt(r[c], 6) if c == "a" else fmt(r[c]) for c in key_cols]
+        cells = [f"{r[c]:g}" if c == "a" and isinstance(r[c], float) else fmt(r[c])
+                 for c in key_cols]
         for m in metric_cols:
             digits = 3 if m == "search_seconds" else (0 if m == "peak_memory_mb" else 2)
             mean, std = r[f"{m}_mean"], r[f"{m}_std"]
             cells.append("–" if pd.isna(mean) else f"{mean:.{digits}f} ± {std:.{digits}f}")
-        cells += [f"`{r[c]}`" if c == "best_arch" and isinstance(r[c], str) else fmt(r[c])
-                  for c in best_cols]
+        # arch strings are full of '|': escape them so the Markdown table keeps its columns
+        cells += [f"`{r[c]}`".replace("|", "\\|") if c == "best_arch" and isinstance(r[c], str)
+                  else fmt(r[c]) for c in best_cols]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

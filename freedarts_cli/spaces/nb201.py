@@ -28,10 +28,11 @@ class SearchCell(nn.Module):
 
     def forward(self, x, alpha, active):
         nodes, e = [x], 0
+        shared: list[dict] = [{} for _ in range(4)]  # parameter-free op outputs per node
         for i in range(1, 4):
             total = None
             for j in range(i):
-                out = self.edges[e](nodes[j], alpha[e], active[e])
+                out = self.edges[e](nodes[j], alpha[e], active[e], shared[j])
                 total = out if total is None else total + out
                 e += 1
             nodes.append(total)
@@ -68,8 +69,9 @@ class NB201Supernet(Supernet):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
+        alpha = self.alpha_weights()
         for cell in self.cells:
-            x = cell(x, self.alpha, self.active)
+            x = cell(x, alpha, self.active)
         x = self.lastact(x).mean(dim=(2, 3))
         return self.classifier(x)
 
@@ -86,10 +88,8 @@ class NB201Space:
 
     def build_supernet(self, a: float, dtype: torch.dtype, device: torch.device) -> NB201Supernet:
         """Construct, move to ``dtype``/``device``, then draw fresh weights and α."""
-        net = NB201Supernet(a, self.C, self.N, self.num_classes, self.input_size).to(device=device, dtype=dtype)
-        net.mask = net.mask.to(device)
-        net.initialise()
-        return net
+        net = NB201Supernet(a, self.C, self.N, self.num_classes, self.input_size)
+        return net.materialise(dtype, device)
 
     def decode(self, choice: list[int]) -> str:
         """One op per edge -> the NAS-Bench-201 architecture string."""

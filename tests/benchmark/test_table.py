@@ -55,15 +55,18 @@ def test_explicit_columns(tmp_path):
         TableBenchmark(path, columns={"cifar100_test": "z"})
 
 
-@pytest.mark.skipif(not HAS_PARQUET, reason="no Parquet engine (pip install pyarrow)")
+@pytest.mark.skipif(not HAS_PARQUET, reason="no Parquet engine (pip install -e '.[dev]')")
 def test_parquet(tmp_path):
     path = tmp_path / "t.parquet"
     frame().to_parquet(path)
     assert TableBenchmark(path).query(ARCHS[0])["cifar10_test"] == 94.0
 
 
-@pytest.mark.skipif(HAS_PARQUET, reason="a Parquet engine is installed")
-def test_parquet_without_engine_says_install_pyarrow(tmp_path):
+def test_parquet_without_engine_says_install_pyarrow(tmp_path, monkeypatch):
+    import sys
+
+    for engine in ("pyarrow", "fastparquet"):  # as if neither were installed
+        monkeypatch.setitem(sys.modules, engine, None)
     path = write(tmp_path, "PAR1", name="t.parquet")
     with pytest.raises(UserError, match=r"t\.parquet.*pip install pyarrow"):
         TableBenchmark(path)

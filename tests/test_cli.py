@@ -1,0 +1,137 @@
+"""The `freedarts` command as a user runs it: real Hydra runs in subprocesses, real CSVs."""
+import pandas as pd
+import pytest
+
+from freedarts_cli.benchmark import ACCURACY_COLUMNS
+
+from .conftest import REPO, freedarts
+
+FAST = ["space.N=1"]  # 3 cells instead of 15: the same code path, seconds faster
+
+RESULT_COLUMNS = ["space", "method", "scorer", "pruning", "seed", "a", "dtype", "device", "data",
+                  "arch", "benchmark_index", *ACCURACY_COLUMNS, "search_seconds",
+                  "peak_memory_mb", "freedarts_version", "torch_version", "git_commit"]
+
+
+def test_help_lists_commands():
+    out = freedarts("--help")
+    assert out.returncode == 0
+    assert "search" in out.stdout and "tables" in out.stdout
+
+
+def test_default_search_without_benchmark(tmp_path):
+    out = freedarts("search", "benchmark=none", f"hydra.run.dir={tmp_path}/run")
+    assert out.returncode == 0, out.stderr
+    row = pd.read_csv(tmp_path / "run" / "result.csv")
+    assert set(RESULT_COLUMNS) <= set(row.columns)
+    arch = row["arch"][0]
+    assert arch in out.stdout and arch.startswith("|") and arch.count("~") == 6
+    assert "benchmark.path" in out.stdout  # says how to get accuracies
+    assert row[list(ACCURACY_COLUMNS)].isna().all(axis=None)
+    assert row["scorer"][0] == "synflow" and row["dtype"][0] == "float64"
+    assert row["search_seconds"][0] > 0 and row["peak_memory_mb"][0] > 0
+    scores = pd.read_csv(tmp_path / "run" / "scores.csv")
+    assert len(scores) == 30 and (scores[scores.op == "none"].score == 0).all()
+    traj = pd.read_csv(tmp_path / "run" / "trajectory.csv")
+    assert traj["arch"].iloc[-1] == arch
+
+
+def test_iterative_search_with_the_shared_table(tmp_path, shared_table):
+    out = freedarts("search", "pruning=iterative", "seed=3", "a=1e-4", "benchmark=table",
+                    f"benchmark.path={shared_table}", f"hydra.run.dir={tmp_path}/run")
+    assert out.returncode == 0, out.stderr
+    row = pd.read_csv(tmp_path / "run" / "result.csv").iloc[0]
+    assert 10 < row.cifar10_test <= 94.37 and 1 < row.imagenet16_120_test <= 47.31
+    assert pd.isna(row.cifar10_valid)  # the table holds test accuracies only
+    assert f"CIFAR-10 {row.cifar10_test:.2f}" in out.stdout
+    traj = pd.read_csv(tmp_path / "run" / "trajectory.csv")
+    assert list(traj["round"]) == list(range(1, 25))
+    assert (traj["removed_op"][:6] == "none").all()
+    assert traj["arch"].iloc[-1] == row.arch and traj["cifar10_test"].iloc[-1] == row.cifar10_test
+    scores = pd.read_csv(tmp_path / "run" / "scores.csv")
+    assert len(scores) == 24 * 30
+
+
+def test_auto_benchmark_finds_the_shared_table(tmp_path, shared_table):
+    out = freedarts("search", *FAST, f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "benchmark=auto uses table" in out.stderr
+    assert pd.read_csv(tmp_path / "run" / "result.csv")["benchmark"][0] == "table"
+
+
+def test_works_from_any_directory(tmp_path):
+    out = freedarts("search", *FAST, "benchmark=none", "hydra.run.dir=here", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "here" / "result.csv").is_file()
+
+
+def test_same_seed_same_architecture(tmp_path):
+    archs = []
+    for i in range(2):
+        out = freedarts("search", *FAST, "pruning=iterative", "seed=11", "benchmark=none",
+                        f"hydra.run.dir={tmp_path}/{i}")
+        assert out.returncode == 0, out.stderr
+        archs.append(pd.read_csv(tmp_path / str(i) / "result.csv")["arch"][0])
+    assert archs[0] == archs[1]
+
+
+def test_journal_names_select_the_same_scorers(tmp_path):
+    out = freedarts("search", "scorer=zeros_l", "data=synthetic", "--cfg", "job")
+    assert out.returncode == 0, out.stderr
+    assert "random_labels: true" in out.stdout
+    out = freedarts("search", *FAST, "scorer=zeros", "data=synthetic", "benchmark=none",
+                    f"hydra.run.dir={tmp_path}/r")
+    assert out.returncode == 0, out.stderr
+    row = pd.read_csv(tmp_path / "r" / "result.csv").iloc[0]
+    assert row.scorer == "snip" and row.data == "synthetic"
+
+
+@pytest.mark.parametrize("scorer", ["snip", "snip_random_labels", "grasp"])
+def test_label_scorers_run_on_synthetic_data(tmp_path, scorer):
+    out = freedarts("search", *FAST, f"scorer={scorer}", "data=synthetic", "benchmark=none",
+                    f"hydra.run.dir={tmp_path}/r")
+    assert out.returncode == 0, out.stderr
+    assert pd.read_csv(tmp_path / "r" / "result.csv")["data"][0] == "synthetic"
+
+
+BAD = {
+    "negative_a": (["a=-1"], "a=-1"),
+    "nan_a": (["a=nan"], "a=nan"),
+    "unknown_space": (["space=nosuchspace"], "Available options in 'space'"),
+    "missing_table": (["benchmark=table", "benchmark.path=nosuchfile.csv"], "nosuchfile.csv"),
+    "missing_data": (["scorer=snip", "data=cifar10", "data.root=nodata"], "data.root=nodata"),
+    "no_data_root": (["scorer=grasp", "data=cifar10", "data.root=null"], "data.root"),
+    "float32_underflow": (["dtype=float32", "a=1e-30"], "float64"),
+    "bad_dtype": (["dtype=float16"], "dtype=float16"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_input_is_one_clear_line(tmp_path, case):
+    args, words = BAD[case]
+    out = freedarts("search", *FAST, *args, f"hydra.run.dir={tmp_path}/run",
+                    env={"FREEDARTS_DATA": ""})
+    assert out.returncode != 0
+    assert words in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr + out.stdout
+    assert not (tmp_path / "run" / "result.csv").exists()
+
+
+def test_bad_table_names_the_file(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    out = freedarts("search", *FAST, "benchmark=table", f"benchmark.path={bad}",
+                    f"hydra.run.dir={tmp_path}/run")
+    assert out.returncode != 0 and "bad.csv" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_architecture_missing_from_the_benchmark(tmp_path):
+    table = tmp_path / "one.csv"
+    table.write_text("arch,cifar10_test\n"
+                     "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,10.0\n")
+    out = freedarts("search", *FAST, "benchmark=table", f"benchmark.path={table}",
+                    f"hydra.run.dir={tmp_path}/run")
+    assert out.returncode != 0
+    assert "one.csv" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "run" / "result.csv").exists()
