@@ -12,7 +12,6 @@ install: $(STAMP)
 # torch/torchvision pinned to the builds pip can install here (CPU-capable); the rest from pyproject.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH)
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)

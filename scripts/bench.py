@@ -53,7 +53,7 @@ def main() -> int:
                 memory[name] = max(memory[name], row["peak_memory_mb"])
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {args.reps} reps, "
           "seeds 0..reps-1; search_seconds = construction + scoring + pruning")
-    print(f"| case | median s | min s | max s | target s | peak RSS MB |")
+    print("| case | median s | min s | max s | target s | peak RSS MB |")
     print("|---|---|---|---|---|---|")
     ok = True
     for name, _, target in cases:

@@ -4,7 +4,7 @@ import pytest
 
 from freedarts_cli.benchmark import ACCURACY_COLUMNS
 
-from .conftest import REPO, freedarts
+from .conftest import freedarts
 
 FAST = ["space.N=1"]  # 3 cells instead of 15: the same code path, seconds faster
 

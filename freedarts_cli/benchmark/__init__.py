@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import logging
 import math
+from pathlib import Path
+
+from ..errors import UserError
 
 ACCURACY_COLUMNS = ("cifar10_valid", "cifar10_test", "cifar100_valid", "cifar100_test",
                     "imagenet16_120_valid", "imagenet16_120_test")
@@ -41,3 +44,17 @@ class Benchmark:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(source={self.source!r})"
+
+
+def require_path(path, backend: str, what: str, is_dir: bool = False) -> Path:
+    """The back-end's ``benchmark.path``, checked: given, and an existing file (or folder).
+
+    ``what`` names what it must be, for the one-line error, e.g. ``NAS-Bench-201-v1_*.pth``.
+    """
+    if path is None or str(path).strip() == "":
+        raise UserError(f"benchmark={backend} needs benchmark.path=<{what}>")
+    path = Path(str(path)).expanduser()
+    if not (path.is_dir() if is_dir else path.is_file()):
+        raise UserError(f"{path.name} not found at {path}: fix benchmark.path "
+                        f"(benchmark={backend} reads {what})")
+    return path

@@ -11,7 +11,7 @@ import pickle
 from pathlib import Path
 
 from ..errors import UserError
-from . import Benchmark, empty_row
+from . import Benchmark, empty_row, require_path
 
 META_FILE = "meta.pickle.pbz2"
 
@@ -57,12 +57,7 @@ class NatsBenchmark(Benchmark):
     name = "nats"
 
     def __init__(self, path=None):
-        if path is None or str(path).strip() == "":
-            raise UserError("benchmark=nats needs benchmark.path=<NATS-tss-v1_0-3ffb9-simple dir>")
-        path = Path(str(path)).expanduser()
-        if not path.is_dir():
-            raise UserError(f"NATS-Bench directory {path.name} not found at {path}; "
-                            "fix benchmark.path (the NATS-tss-v1_0-3ffb9-simple folder)")
+        path = require_path(path, "nats", "NATS-tss-v1_0-3ffb9-simple dir", is_dir=True)
         if not (path / META_FILE).is_file():
             raise UserError(f"{path.name} has no {META_FILE}, so it is not a NATS-Bench "
                             "fast-mode tss directory; point benchmark.path at "

@@ -7,10 +7,9 @@ holds the same 200-epoch results and loads lazily.
 from __future__ import annotations
 
 import pickle
-from pathlib import Path
 
 from ..errors import UserError
-from . import Benchmark, empty_row, log
+from . import Benchmark, empty_row, log, require_path
 from .nats import index_of, official_row
 
 KEYS = ("meta_archs", "arch2infos", "evaluated_indexes")
@@ -22,12 +21,7 @@ class NB201Benchmark(Benchmark):
     name = "nb201"
 
     def __init__(self, path=None):
-        if path is None or str(path).strip() == "":
-            raise UserError("benchmark=nb201 needs benchmark.path=<NAS-Bench-201-v1_*.pth>")
-        path = Path(str(path)).expanduser()
-        if not path.is_file():
-            raise UserError(f"NAS-Bench-201 file {path.name} not found at {path}; "
-                            "fix benchmark.path")
+        path = require_path(path, "nb201", "NAS-Bench-201-v1_*.pth")
         self.source = str(path)
         import torch
         from nas_201_api import NASBench201API

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import UserError
-from . import ACCURACY_COLUMNS, Benchmark, empty_row, log
+from . import ACCURACY_COLUMNS, Benchmark, empty_row, log, require_path
 
 ARCH_RE = re.compile(r"\|\w+~0\|\+\|\w+~0\|\w+~1\|\+\|\w+~0\|\w+~1\|\w+~2\|")
 INDEX_NAMES = ("benchmark_index", "arch_index", "index")
@@ -68,12 +68,7 @@ class TableBenchmark(Benchmark):
     name = "table"
 
     def __init__(self, path=None, arch_column=None, columns=None, index_column=None):
-        if path is None or str(path).strip() == "":
-            raise UserError("benchmark=table needs benchmark.path=<csv or parquet file>")
-        path = Path(str(path)).expanduser()
-        if not path.is_file():
-            raise UserError(f"benchmark table {path.name} not found at {path}; "
-                            "fix benchmark.path")
+        path = require_path(path, "table", "csv or parquet file")
         self.source = str(path)
         df = _read(path)
         where = f"benchmark table {path.name}"
