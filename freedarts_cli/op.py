@@ -31,15 +31,17 @@ class ReLUConvBN(nn.Sequential):
         )
 
 
-def _avg_pool_3x3(c: int) -> nn.Module:
+def _avg_pool_3x3(c: int, affine: bool = False) -> nn.Module:
     return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
 
 
-#: NAS-Bench-201's operation set, in the column order of α (index 0 is ``none``).
-NB201_OPS: dict[str, Callable[[int], nn.Module]] = {
-    "none": lambda c: Zero(),
-    "skip_connect": lambda c: nn.Identity(),
-    "nor_conv_1x1": lambda c: ReLUConvBN(c, c, 1, 1, 0),
-    "nor_conv_3x3": lambda c: ReLUConvBN(c, c, 3, 1, 1),
+#: NAS-Bench-201's operation set, in the column order of α (index 0 is ``none``). Each entry
+#: takes the channel count and whether BNs are affine (search cells: no; the benchmark's
+#: trained networks: yes).
+NB201_OPS: dict[str, Callable[..., nn.Module]] = {
+    "none": lambda c, affine=False: Zero(),
+    "skip_connect": lambda c, affine=False: nn.Identity(),
+    "nor_conv_1x1": lambda c, affine=False: ReLUConvBN(c, c, 1, 1, 0, affine),
+    "nor_conv_3x3": lambda c, affine=False: ReLUConvBN(c, c, 3, 1, 1, affine),
     "avg_pool_3x3": _avg_pool_3x3,
 }

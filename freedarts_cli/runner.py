@@ -1,8 +1,8 @@
-"""One run: config -> supernet -> scores -> pruned genotype -> look-up -> result row.
+"""One run: config -> method (supernet -> scores -> pruned genotype) -> look-up -> result row.
 
 This is the only module that knows every unit; each unit only sees what it is handed. Units are
 built from the config by Hydra's ``instantiate`` (their ``_target_``), so adding a scorer, a
-pruning rule, a space or a benchmark never touches this file.
+pruning rule, a method, a space or a benchmark never touches this file.
 """
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ from . import __version__
 from .alpha import check_scale
 from .benchmark import ACCURACY_COLUMNS
 from .errors import UserError
+from .methods import Context, Found
 from .results import PeakMemory, git_commit, write_csv
-from .scorer import check_scores
 
 log = logging.getLogger("freedarts")
 
@@ -36,6 +36,7 @@ class Outcome:
     row: dict
     trajectory: list[dict]
     scores: list[dict]
+    samples: list[dict]
 
 
 def build(node: DictConfig) -> Any:
@@ -73,8 +74,9 @@ def seed_everything(seed: int) -> None:
 
 
 def search(cfg: DictConfig, out_dir: Optional[Path] = None, threads: Optional[int] = None) -> Outcome:
-    """Run FreeDARTS once as configured; write ``result.csv``, ``trajectory.csv`` and
-    ``scores.csv`` into ``out_dir`` (atomically, only after everything succeeded)."""
+    """Run the configured method once; write ``result.csv``, ``trajectory.csv``, ``scores.csv``
+    (and ``samples.csv`` for sampling methods) into ``out_dir``, atomically and only after
+    everything succeeded."""
     a = check_scale(cfg.a)
     seed = int(cfg.seed)
     dtype, device = resolve_dtype(cfg.dtype), resolve_device(cfg.device)
@@ -84,54 +86,58 @@ def search(cfg: DictConfig, out_dir: Optional[Path] = None, threads: Optional[in
              device.type, torch.get_num_threads())
 
     space = build(cfg.space)
-    scorer = build(cfg.scorer)
-    pruner = build(cfg.pruning)
+    method = build(cfg.method)
     benchmark = build(cfg.benchmark)  # before the search: a bad path fails fast
-    data = build(cfg.data) if scorer.needs_data else None
+    data = build(cfg.data) if method.needs_data else None
     batch = data.batch(seed, dtype, device) if data is not None else None
-
-    def score(net, where: str) -> torch.Tensor:
-        scores = scorer(net, batch)
-        check_scores(scores, net.mask, space.edges, space.ops, where)
-        return scores
 
     seed_everything(seed)
     with PeakMemory() as memory:
         start = time.perf_counter()
-        net = space.build_supernet(a, dtype, device)
-        pruned = pruner(net, score, space.is_discrete)
+        found = method.search(Context(space, seed, a, dtype, device, batch))
         seconds = time.perf_counter() - start
 
-    arch = space.decode(pruned.choice)
+    arch = space.decode(found.choice)
     row: dict[str, Any] = {
-        "space": space.name, "method": cfg.method.name, "scorer": scorer.name,
-        "pruning": pruner.name, "seed": seed, "a": a, "dtype": str(cfg.dtype),
+        "space": space.name, "method": method.name, "scorer": found.scorer,
+        "pruning": found.pruning, "seed": seed, "a": a, "dtype": str(cfg.dtype),
         "device": device.type, "data": data.name if data is not None else "none",
         "arch": arch, "benchmark": benchmark.name, "benchmark_source": benchmark.source,
         **benchmark.query(arch),
         "search_seconds": round(seconds, 4), "peak_memory_mb": round(memory.mb, 1),
-        "rounds": len(pruned.rounds), "freedarts_version": __version__,
+        "rounds": len(found.rounds), **found.extra, "freedarts_version": __version__,
         "torch_version": torch.__version__, "git_commit": git_commit(),
     }
-    trajectory = []
-    for r in pruned.rounds:
+    outcome = Outcome(row, _trajectory(found, space, benchmark), _scores(found, space),
+                      [{"arch": space.decode(c), "score": s} for c, s in found.samples])
+    if out_dir is not None:
+        if outcome.samples:
+            write_csv(Path(out_dir) / "samples.csv", outcome.samples)
+        write_csv(Path(out_dir) / "scores.csv", outcome.scores)
+        write_csv(Path(out_dir) / "trajectory.csv", outcome.trajectory)
+        write_csv(Path(out_dir) / "result.csv", [row])  # last: its presence means "complete"
+    return outcome
+
+
+def _trajectory(found: Found, space, benchmark) -> list[dict]:
+    """Per round: what was removed, and the argmax architecture after it with its accuracies."""
+    rows = []
+    for r in found.rounds:
         edge, op = r.removed if r.removed else (None, None)
-        step_arch = space.decode(r.choice)
-        trajectory.append({
+        arch = space.decode(r.choice)
+        rows.append({
             "round": r.round,
             "removed_edge": space.edges[edge] if edge is not None else "",
             "removed_op": space.ops[op] if op is not None else "",
-            "removed_score": r.removed_score, "arch": step_arch,
-            **{k: v for k, v in benchmark.query(step_arch).items() if k in ACCURACY_COLUMNS}})
-    scores = [{"round": r.round, "edge": edge, "op": op, "score": float(r.scores[e, k])}
-              for r in pruned.rounds for e, edge in enumerate(space.edges)
-              for k, op in enumerate(space.ops)]
-    outcome = Outcome(row, trajectory, scores)
-    if out_dir is not None:
-        write_csv(Path(out_dir) / "scores.csv", scores)
-        write_csv(Path(out_dir) / "trajectory.csv", trajectory)
-        write_csv(Path(out_dir) / "result.csv", [row])  # last: its presence means "complete"
-    return outcome
+            "removed_score": r.removed_score, "arch": arch,
+            **{k: v for k, v in benchmark.query(arch).items() if k in ACCURACY_COLUMNS}})
+    return rows
+
+
+def _scores(found: Found, space) -> list[dict]:
+    return [{"round": r.round, "edge": edge, "op": op, "score": float(r.scores[e, k])}
+            for r in found.rounds for e, edge in enumerate(space.edges)
+            for k, op in enumerate(space.ops)]
 
 
 def summary(outcome: Outcome, hint: str = "") -> str:

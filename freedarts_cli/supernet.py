@@ -1,8 +1,8 @@
 """The supernet: weights W plus one architecture tensor α (edges × ops) and its op mask.
 
-A search space subclasses :class:`Supernet` and builds its modules; scorers and pruners only use
-what is defined here (α, the mask, ``initialise``, ``absolute``, ``forward``), so they work on
-every space.
+A search space subclasses :class:`Supernet` (and :class:`Network` for its discrete networks) and
+builds its modules; scorers, pruners and proxies only use what is defined here (α, the mask,
+``initialise``, ``absolute``, ``forward``), so they work on every space.
 """
 from __future__ import annotations
 
@@ -34,28 +34,17 @@ def _default_init(module: nn.Module, name: str, tensor: torch.Tensor) -> tuple[f
                     "add it to freedarts_cli.supernet._default_init")
 
 
-class Supernet(nn.Module):
-    """Base class: ``alpha`` is an ``nn.Parameter`` (so it is in the state dict, METHOD.md §1).
+class Network(nn.Module):
+    """A network whose floating parameters and buffers are views of one flat tensor.
 
-    After :meth:`materialise`, every other floating parameter and buffer is a view of one flat
-    tensor. Re-initialising (each round of iterative pruning) and SynFlow's |W| are then a few
-    tensor operations instead of one per layer; the values follow PyTorch's default init.
+    After :meth:`materialise`, re-initialising the weights (each round of iterative pruning,
+    each sampled architecture of a rival) and taking |W| (SynFlow) are a few tensor operations
+    instead of one per layer; the values follow PyTorch's default initialisation.
     """
 
-    def __init__(self, edges: Sequence[str], ops: Sequence[str], a: float,
-                 input_shape: Sequence[int]):
-        super().__init__()
-        self.input_shape = tuple(input_shape)  # one image, [C, H, W]: SynFlow's ones input
-        self.edge_names = list(edges)
-        self.op_names = list(ops)
-        self.a = a
-        self.alpha = nn.Parameter(torch.zeros(len(self.edge_names), len(self.op_names)))
-        self.mask = torch.ones(len(self.edge_names), len(self.op_names), dtype=torch.bool,
-                               device="cpu")
-        self.active = active_ops(self.mask)
-        self._flat: torch.Tensor | None = None
+    input_shape: tuple  # one image, [C, H, W]: the all-ones input of data-agnostic scores
 
-    def materialise(self, dtype: torch.dtype, device: torch.device) -> "Supernet":
+    def materialise(self, dtype: torch.dtype, device: torch.device) -> "Network":
         """Move to ``dtype``/``device``, gather the weights into one flat tensor, initialise."""
         self.to(device=device, dtype=dtype)
         slots = []
@@ -87,8 +76,8 @@ class Supernet(nn.Module):
         return self
 
     def initialise(self) -> None:
-        """Fresh weights W ~ PyTorch's default init, then α = a·N(0,1) (drawn after W)."""
-        if self._flat is None:
+        """Fresh weights W ~ PyTorch's default init."""
+        if not hasattr(self, "_flat"):
             raise RuntimeError("call materialise(dtype, device) before initialise()")
         # numpy's PCG64 fills ~4x faster than torch's CPU generator (this runs every round of
         # iterative pruning); its seed comes from torch's stream, so torch.manual_seed decides.
@@ -97,6 +86,43 @@ class Supernet(nn.Module):
         noise = torch.from_numpy(self._noise).to(self._flat.device, self._flat.dtype)
         with torch.no_grad():
             torch.addcmul(self._low, self._span, noise, out=self._flat)
+
+    @contextmanager
+    def absolute(self) -> Iterator[None]:
+        """|W| for SynFlow: every floating tensor of the state dict (weights and BN buffers)
+        replaced by its absolute value, restored on exit so the network can be reused."""
+        self._saved.copy_(self._flat)
+        with torch.no_grad():
+            self._flat.abs_()
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                self._flat.copy_(self._saved)
+
+
+class Supernet(Network):
+    """A :class:`Network` plus the architecture tensor α (edges × ops) and its op mask.
+
+    ``alpha`` is an ``nn.Parameter``, so it is in the state dict (METHOD.md §1) but not in the
+    flat weights: it is drawn by :meth:`initialise` after them.
+    """
+
+    def __init__(self, edges: Sequence[str], ops: Sequence[str], a: float,
+                 input_shape: Sequence[int]):
+        super().__init__()
+        self.input_shape = tuple(input_shape)
+        self.edge_names = list(edges)
+        self.op_names = list(ops)
+        self.a = a
+        self.alpha = nn.Parameter(torch.zeros(len(self.edge_names), len(self.op_names)))
+        self.mask = torch.ones(len(self.edge_names), len(self.op_names), dtype=torch.bool,
+                               device="cpu")
+        self.active = active_ops(self.mask)
+
+    def initialise(self) -> None:
+        """Fresh weights W ~ PyTorch's default init, then α = a·N(0,1) (drawn after W)."""
+        super().initialise()
         draw_alpha(self.alpha, self.a)
 
     def remove(self, edge: int, op: int) -> None:
@@ -111,17 +137,13 @@ class Supernet(nn.Module):
 
     @contextmanager
     def absolute(self) -> Iterator[None]:
-        """|W| and |α| for SynFlow: every floating tensor of the state dict (weights, BN buffers
-        and α) replaced by its absolute value, restored on exit so the supernet can be reused
-        (iterative pruning that keeps its first initialisation)."""
-        self._saved.copy_(self._flat)
-        saved_a = self.alpha.detach().clone()
-        with torch.no_grad():
-            self._flat.abs_()
-            self.alpha.abs_()
-        try:
-            yield
-        finally:
+        """|W| and |α| for SynFlow-α: α is in the state dict, so it is made absolute too."""
+        saved = self.alpha.detach().clone()
+        with super().absolute():
             with torch.no_grad():
-                self._flat.copy_(self._saved)
-                self.alpha.copy_(saved_a)
+                self.alpha.abs_()
+            try:
+                yield
+            finally:
+                with torch.no_grad():
+                    self.alpha.copy_(saved)

@@ -10,9 +10,9 @@ import torch
 from torch import nn
 
 from ..edge import MixedEdge
-from ..genotype import nb201_string
+from ..genotype import nb201_string, parse_nb201
 from ..op import NB201_OPS, ReLUConvBN
-from ..supernet import Supernet
+from ..supernet import Network, Supernet
 
 EDGES = ["1<-0", "2<-0", "2<-1", "3<-0", "3<-1", "3<-2"]
 OPS = list(NB201_OPS)
@@ -39,6 +39,25 @@ class SearchCell(nn.Module):
         return nodes[-1]
 
 
+class DiscreteCell(nn.Module):
+    """A cell of one architecture: one op per edge, no α, affine BNs (NAS-Bench-201's
+    ``InferCell``, the network the benchmark trained)."""
+
+    def __init__(self, c: int, choice: list[int]):
+        super().__init__()
+        self.edges = nn.ModuleList(NB201_OPS[OPS[k]](c, affine=True) for k in choice)
+
+    def forward(self, x, alpha=None, active=None):
+        nodes, e = [x], 0
+        for i in range(1, 4):
+            total = self.edges[e](nodes[0])
+            for j in range(1, i):
+                total = total + self.edges[e + j](nodes[j])
+            e += i
+            nodes.append(total)
+        return nodes[-1]
+
+
 class ResNetBasicBlock(nn.Module):
     """Stride-2 reduction between stages: ``down(x) + conv_b(conv_a(x))``, affine BNs."""
 
@@ -52,28 +71,54 @@ class ResNetBasicBlock(nn.Module):
         return self.down(x) + self.conv_b(self.conv_a(x))
 
 
-class NB201Supernet(Supernet):
-    def __init__(self, a: float, C: int = 16, N: int = 5, num_classes: int = 10,
-                 input_size: int = 32):
-        super().__init__(EDGES, OPS, a, (3, input_size, input_size))
+class _Skeleton(nn.Module):
+    """NAS-Bench-201's macro network: stem, three stages of N cells (C, 2C, 4C channels) joined
+    by ResNet basic blocks, BN-ReLU, global average pooling, linear classifier."""
+
+    def _build(self, C: int, N: int, num_classes: int, make_cell) -> None:
         self.stem = nn.Sequential(nn.Conv2d(3, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
         layers, c = [], C
         for stage, width in enumerate((C, 2 * C, 4 * C)):
             if stage:
                 layers.append(ResNetBasicBlock(c, width))
                 c = width
-            layers.extend(SearchCell(c) for _ in range(N))
+            layers.extend(make_cell(c) for _ in range(N))
         self.cells = nn.ModuleList(layers)
         self.lastact = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU())
         self.classifier = nn.Linear(c, num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _forward(self, x: torch.Tensor, alpha=None, active=None) -> torch.Tensor:
         x = self.stem(x)
-        alpha = self.alpha_weights()
         for cell in self.cells:
-            x = cell(x, alpha, self.active)
+            x = cell(x, alpha, active)
         x = self.lastact(x).mean(dim=(2, 3))
         return self.classifier(x)
+
+
+class NB201Supernet(Supernet, _Skeleton):
+    """The scored supernet (``TinyNetworkDartsV1``): every cell is a :class:`SearchCell`."""
+
+    def __init__(self, a: float, C: int = 16, N: int = 5, num_classes: int = 10,
+                 input_size: int = 32):
+        super().__init__(EDGES, OPS, a, (3, input_size, input_size))
+        self._build(C, N, num_classes, SearchCell)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._forward(x, self.alpha_weights(), self.active)
+
+
+class NB201Network(Network, _Skeleton):
+    """The network of one architecture (what the benchmark trained), for the rivals' proxies."""
+
+    def __init__(self, choice: list[int], C: int = 16, N: int = 5, num_classes: int = 10,
+                 input_size: int = 32):
+        super().__init__()
+        self.input_shape = (3, input_size, input_size)
+        self.choice = list(choice)
+        self._build(C, N, num_classes, lambda c: DiscreteCell(c, self.choice))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._forward(x)
 
 
 class NB201Space:
@@ -90,6 +135,27 @@ class NB201Space:
         """Construct, move to ``dtype``/``device``, then draw fresh weights and α."""
         net = NB201Supernet(a, self.C, self.N, self.num_classes, self.input_size)
         return net.materialise(dtype, device)
+
+    def network(self, choice: list[int], dtype: torch.dtype, device: torch.device) -> NB201Network:
+        """The discrete network of one architecture, freshly initialised."""
+        net = NB201Network(choice, self.C, self.N, self.num_classes, self.input_size)
+        return net.materialise(dtype, device)
+
+    def sample(self, generator: torch.Generator) -> list[int]:
+        """A uniformly random architecture: one op per edge (5^6 = 15,625 cells)."""
+        return torch.randint(len(self.ops), (len(self.edges),), generator=generator).tolist()
+
+    def mutate(self, choice: list[int], generator: torch.Generator) -> list[int]:
+        """One edge changed to a different op (the aging-evolution move)."""
+        child = list(choice)
+        e = int(torch.randint(len(self.edges), (1,), generator=generator))
+        other = [k for k in range(len(self.ops)) if k != child[e]]
+        child[e] = other[int(torch.randint(len(other), (1,), generator=generator))]
+        return child
+
+    def parse(self, arch: str) -> list[int]:
+        """Inverse of :meth:`decode`."""
+        return parse_nb201(arch, self.ops)
 
     def decode(self, choice: list[int]) -> str:
         """One op per edge -> the NAS-Bench-201 architecture string."""

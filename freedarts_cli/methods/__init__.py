@@ -1,0 +1,45 @@
+"""Search methods: FreeDARTS and its training-free rivals, each selected with ``method=``.
+
+A method is an object with ``name``, ``needs_data`` and ``search(ctx) -> Found``; its config in
+``conf/method/`` names the class (``_target_``) and its options. The runner times ``search`` (that
+is ``search_seconds``), looks up ``Found.choice`` in the benchmark and writes the CSVs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import torch
+
+from ..data import Batch
+
+
+@dataclass
+class Context:
+    """What every method may use: the space unit, the run's seed and numerics, one batch."""
+
+    space: Any
+    seed: int
+    a: float
+    dtype: torch.dtype
+    device: torch.device
+    batch: Optional[Batch] = None
+
+
+@dataclass
+class Found:
+    """What a search returns to the runner.
+
+    ``scorer`` and ``pruning`` fill the result columns of the same names (for a rival: its proxy
+    and its selection rule), so every method's rows share one schema. ``rounds`` (α-score
+    rounds, see :mod:`freedarts_cli.pruner`) become ``scores.csv`` and ``trajectory.csv``;
+    ``samples`` (``(choice, score)`` for every architecture a sampling method scored, higher is
+    better) become ``samples.csv``; ``extra`` adds method-specific result columns.
+    """
+
+    choice: list[int]
+    scorer: str
+    pruning: str
+    rounds: list = field(default_factory=list)
+    samples: list[tuple[list[int], float]] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)

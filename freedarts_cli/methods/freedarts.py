@@ -1,0 +1,33 @@
+"""FreeDARTS: score every candidate op on α of the initialised supernet, then prune."""
+from __future__ import annotations
+
+import torch
+
+from ..scorer import check_scores
+from . import Context, Found
+
+
+class FreeDARTS:
+    """``method=freedarts``: the ``scorer`` (SynFlow-α, SNIP-α, GraSP-α) and the ``pruning``
+    rule (one-shot, iterative) come from their own config groups."""
+
+    name = "freedarts"
+
+    def __init__(self, scorer, pruning):
+        self.scorer, self.pruning = scorer, pruning
+
+    @property
+    def needs_data(self) -> bool:
+        return self.scorer.needs_data
+
+    def search(self, ctx: Context) -> Found:
+        space = ctx.space
+
+        def score(net, where: str) -> torch.Tensor:
+            scores = self.scorer(net, ctx.batch)
+            check_scores(scores, net.mask, space.edges, space.ops, where)
+            return scores
+
+        net = space.build_supernet(ctx.a, ctx.dtype, ctx.device)
+        pruned = self.pruning(net, score, space.is_discrete)
+        return Found(pruned.choice, self.scorer.name, self.pruning.name, rounds=pruned.rounds)
