@@ -1,7 +1,8 @@
 """``freedarts <command> [Hydra overrides]``: one Hydra app per command.
 
 ``freedarts search`` runs FreeDARTS (``-m`` for sweeps, ``--cfg job`` / ``--help`` as in Hydra);
-``freedarts tables PATH...`` aggregates the ``result.csv`` files under PATH.
+``freedarts tables PATH...`` aggregates the ``result.csv`` files under PATH;
+``freedarts figures PATH... figure=<name>`` draws them (PNG + PDF).
 """
 from __future__ import annotations
 
@@ -76,11 +77,24 @@ def tables_app(cfg: DictConfig) -> None:
         _report(err)
 
 
+@hydra.main(config_path=config_dir(), config_name="figures", version_base="1.3")
+def figures_app(cfg: DictConfig) -> None:
+    from . import plots
+
+    try:
+        print(plots.make_figure(cfg))
+    except UserError as err:
+        _report(err)
+
+
 COMMANDS = {
     "search": (search_app, "search one architecture: freedarts search space=nb201 scorer=synflow"
                            " [pruning=iterative seed=0 a=1e-3 ...]; sweeps with -m"),
     "tables": (tables_app, "aggregate result.csv files: freedarts tables PATH... "
-                           "-> mean ± std and best run per group (Markdown + CSV)"),
+                           "-> mean ± std and best run per group (Markdown + CSV + LaTeX); "
+                           "table=<id>: a published table, ours beside the paper's"),
+    "figures": (figures_app, "draw result.csv files: freedarts figures PATH... figure=<a_study|"
+                             "trajectory|sample_size|cost_accuracy|op_selection> (PNG + PDF)"),
 }
 
 
@@ -125,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"error: unknown command {command!r}: use one of {', '.join(COMMANDS)} "
               "(freedarts --help)", file=sys.stderr)
         sys.exit(2)
-    if command == "tables":
+    if command in ("tables", "figures"):
         rest = _paths_to_override(rest)
     sys.argv = [f"freedarts {command}"] + rest
     COMMANDS[command][0]()

@@ -1,0 +1,77 @@
+"""Published NAS-Bench-201 results, as data, and the groups of our runs that reproduce them.
+
+``values.csv`` holds every number of the tables we reproduce, one record per
+(paper table, row, column), copied from ``shared/docs/PAPER_TABLES.md`` (the transcription of the
+papers; each record's ``source`` names the paper and its table number):
+
+========  ===================================================================================
+table     our table id (``conf_table1``, ``journal_table2``, ... = the YAML file of that name)
+section   a block of rows inside the paper's table (Zero-Cost-PT Table 2; Tables III-V)
+row       row id; ``label`` is the row's label as printed
+column    column id (defined with its metric in the table's YAML)
+printed   the cell exactly as printed (``-`` = not reported)
+value     the number, as printed (empty where the paper prints ``-``)
+std       the ``±`` value when one is printed, else empty
+unit      ``accuracy`` (%), ``error`` (%), ``seconds``, ``gpu_seconds`` or ``text``
+quoted    ``true`` for rows we do not run: training-based NAS quoted from the literature,
+          training-free methods not implemented here, the benchmark's optimum
+source    paper and table number
+========  ===================================================================================
+
+Each ``<table id>.yaml`` beside it gives the table's columns (which result column each one is) and,
+for every row we reproduce, the filters that pick our runs (``match``: result columns that must
+equal the values; ``setting``: the published setting, preferred when present; ``run``: the row of
+``conf/experiment/row/`` whose runs these are). Units are kept as published: the Zero-Cost-PT
+tables are test *error*, and ours are converted to ``100 - accuracy`` for them (the std is
+unchanged), so that every cell compares like with like.
+"""
+from __future__ import annotations
+
+import functools
+from importlib import resources
+
+import pandas as pd
+import yaml
+
+from ..errors import UserError
+
+UNITS = ("accuracy", "error", "seconds", "gpu_seconds", "text")
+
+
+def _files():
+    return resources.files(__name__)
+
+
+@functools.lru_cache(maxsize=1)
+def _values() -> pd.DataFrame:
+    with _files().joinpath("values.csv").open("r", encoding="utf-8") as fh:
+        df = pd.read_csv(fh, dtype=str, keep_default_na=False)
+    df["quoted"] = df["quoted"].str.lower() == "true"
+    df["value_f"] = pd.to_numeric(df["value"].replace("", None), errors="coerce")
+    df["std_f"] = pd.to_numeric(df["std"].replace("", None), errors="coerce")
+    return df
+
+
+def values(table: str | None = None) -> pd.DataFrame:
+    """The published records (``value_f`` / ``std_f`` are the numbers as floats, NaN if none)."""
+    df = _values()
+    return (df if table is None else df[df.table == table]).copy()
+
+
+def table_ids() -> list[str]:
+    return sorted(p.name[:-5] for p in _files().iterdir() if p.name.endswith(".yaml"))
+
+
+@functools.cache
+def _spec(table: str) -> dict:
+    with _files().joinpath(f"{table}.yaml").open("r", encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def spec(table: str) -> dict:
+    """The table's columns and row mapping (see the module docstring)."""
+    table = str(table)
+    if table not in table_ids():
+        raise UserError(f"table={table} is not a published table: use one of "
+                        f"{', '.join(table_ids())}")
+    return _spec(table)
