@@ -12,12 +12,14 @@ interleaved, so ratios between them hold even on a noisy machine.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 from pathlib import Path
 
-import torch
-from hydra import compose, initialize_config_dir
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the freedarts command does
+import torch  # noqa: E402
+from hydra import compose, initialize_config_dir  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from freedarts_cli import runner  # noqa: E402

@@ -137,6 +137,16 @@ def test_validation_picks_the_proposal_with_the_best_mean_proxy():
     assert len({round(v, 12) for _, v in method.proxy.validation}) == 4  # 4 different batches
 
 
+def test_identical_validation_batches_are_scored_once():
+    w = torch.rand(6, 5, generator=torch.Generator().manual_seed(5))
+    for size in (None, 16):  # the whole data batch of 16 images each time
+        _, method, ctx = setup(edge_order="fixed", n_proposals=2, n_validation=5, batch_size=size)
+        method.proxy = Additive(w)
+        found = run(method, ctx)
+        assert len(method.proxy.validation) == 1
+        assert found.samples[0][1] == method.proxy.validation[0][1]
+
+
 def test_nwot_proposals_validation_and_determinism():
     _, method, ctx = setup(1, edge_order="fixed", n_proposals=3, n_validation=2, batch_size=8)
     found = run(method, ctx)
