@@ -29,6 +29,18 @@ def freedarts(*args: str, cwd: Path | None = None, env: dict | None = None,
                           env=full_env, capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tests use small float64 networks: one torch thread is faster, and immune to a busy
+    machine (OpenMP threads contending for the cores slowed them 10-100x)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def cli():
     return freedarts

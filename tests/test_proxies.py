@@ -19,14 +19,6 @@ CONV3 = [3] * 6  # every edge nor_conv_3x3
 NONE = [0] * 6   # every edge none: the output ignores the input
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small float64 convolutions: one thread is faster, and immune to a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def network(choice=(2, 3, 4, 1, 3, 2), seed=0, dtype=F64):
     torch.manual_seed(seed)

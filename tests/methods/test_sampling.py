@@ -18,14 +18,6 @@ CPU = torch.device("cpu")
 CLI = ["space.N=1", "data=synthetic", "benchmark=none", "threads=1"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small float64 convolutions: one thread is faster, and immune to a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def context(seed=0, batch_size=8):
     batch = Synthetic(batch_size=batch_size).batch(seed, torch.float64, CPU)

@@ -17,14 +17,6 @@ from ..conftest import freedarts
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks: one thread avoids OpenMP overhead (and a shared CPU's contention)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @dataclass
 class Additive:
