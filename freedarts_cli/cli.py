@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from importlib import resources
 from pathlib import Path
@@ -131,10 +130,6 @@ def _paths_to_override(args: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    # Idle OpenMP threads sleep instead of spinning: with the tiny tensors of these searches,
-    # spinning threads made runs 5-100x slower whenever another process shared the cores.
-    # Set before torch is imported (the runner imports it lazily); a user's value wins.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(_usage())

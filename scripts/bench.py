@@ -12,12 +12,10 @@ interleaved, so ratios between them hold even on a noisy machine.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the freedarts command does
 import torch  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
 
