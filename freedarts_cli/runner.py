@@ -50,10 +50,14 @@ def build(node: DictConfig) -> Any:
         raise
 
 
-def resolve_dtype(name: str) -> torch.dtype:
-    if str(name) not in DTYPES:
-        raise UserError(f"dtype={name} is not supported: use dtype=float64 (default) or float32")
-    return DTYPES[str(name)]
+def resolve_dtype(name: Optional[str], method: Any) -> tuple[str, torch.dtype]:
+    """``dtype=null`` means the method's own (``method.dtype``): float64 for FreeDARTS (METHOD.md
+    §1), float32 for the rivals, as in their published code (their synflow is float64 anyway)."""
+    name = str(getattr(method, "dtype", "float64") if name is None else name)
+    if name not in DTYPES:
+        raise UserError(f"dtype={name} is not supported: use dtype=float64, float32 or null "
+                        "(the method's own)")
+    return name, DTYPES[name]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -79,14 +83,15 @@ def search(cfg: DictConfig, out_dir: Optional[Path] = None, threads: Optional[in
     everything succeeded."""
     a = check_scale(cfg.a)
     seed = int(cfg.seed)
-    dtype, device = resolve_dtype(cfg.dtype), resolve_device(cfg.device)
-    if threads:
-        torch.set_num_threads(int(threads))
-    log.info("seed=%d a=%g dtype=%s device=%s, torch threads: %d", seed, a, cfg.dtype,
-             device.type, torch.get_num_threads())
-
+    device = resolve_device(cfg.device)
     space = build(cfg.space)
     method = build(cfg.method)
+    dtype_name, dtype = resolve_dtype(cfg.dtype, method)
+    if threads:
+        torch.set_num_threads(int(threads))
+    log.info("seed=%d a=%g dtype=%s device=%s, torch threads: %d", seed, a, dtype_name,
+             device.type, torch.get_num_threads())
+
     benchmark = build(cfg.benchmark)  # before the search: a bad path fails fast
     data = build(cfg.data) if method.needs_data else None
     batch = data.batch(seed, dtype, device) if data is not None else None
@@ -100,7 +105,7 @@ def search(cfg: DictConfig, out_dir: Optional[Path] = None, threads: Optional[in
     arch = space.decode(found.choice)
     row: dict[str, Any] = {
         "space": space.name, "method": method.name, "scorer": found.scorer,
-        "pruning": found.pruning, "seed": seed, "a": a, "dtype": str(cfg.dtype),
+        "pruning": found.pruning, "seed": seed, "a": a, "dtype": dtype_name,
         "device": device.type, "data": data.name if data is not None else "none",
         "arch": arch, "benchmark": benchmark.name, "benchmark_source": benchmark.source,
         **benchmark.query(arch),

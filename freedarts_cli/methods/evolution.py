@@ -88,6 +88,7 @@ class Evolution:
     included) is a row of ``samples.csv``."""
 
     name = "evolution"
+    dtype = "float32"  # as ZeroCost
     pruning = "evolution"
 
     def __init__(self, proxy: str = "synflow", n_models: int = 500, population: int = 64,

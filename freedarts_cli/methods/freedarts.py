@@ -12,6 +12,7 @@ class FreeDARTS:
     rule (one-shot, iterative) come from their own config groups."""
 
     name = "freedarts"
+    dtype = "float64"  # METHOD.md §1: float32 under/overflows SynFlow-α for small/large a
 
     def __init__(self, scorer, pruning):
         self.scorer, self.pruning = scorer, pruning

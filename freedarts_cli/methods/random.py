@@ -11,6 +11,7 @@ class Random:
     ``seed``), the published "random" row of NAS-Bench-201 tables (METHOD.md §5)."""
 
     name = "random"
+    dtype = "float64"  # nothing is computed
     needs_data = False
 
     def search(self, ctx: Context) -> Found:

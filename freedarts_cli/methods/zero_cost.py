@@ -104,6 +104,7 @@ class ZeroCost:
     whole data batch (``data.batch_size``)."""
 
     name = "zero_cost"
+    dtype = "float32"  # as the zero-cost-nas code; its synflow is float64 (the proxy says so)
     pruning = "sample"
 
     def __init__(self, proxy: str = "synflow", n_samples: int = 100):

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The CPU-sized pass over the published NB201 experiments that produced the README's tables and
+# figures (2-core CPU, about 1.5 h). Each experiment config keeps the paper's settings; here the
+# slow rows run with fewer seeds and smaller settings, and `freedarts tables` labels every cell
+# that differs from the paper ("ours at k=v (paper p)", "ours on synthetic data").
+#
+#   bash scripts/cpu_tables.sh [benchmark.path=/path/to/table.csv]   # then: bash scripts/cpu_tables.sh tables
+#
+# Runs go to outputs/experiments/<experiment>/cpu/<part>; two joblib workers, one torch thread
+# each, so every method's search_seconds is measured under the same conditions in one pass.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FD=${FREEDARTS:-.venv/bin/freedarts}
+OUT=outputs/experiments
+EXTRA=("$@")
+
+sweep() {  # sweep <experiment> <part> <overrides...>
+  local exp=$1 part=$2; shift 2
+  echo "== $exp/$part: $*"
+  "$FD" search -m "+experiment=$exp" hydra/launcher=joblib hydra.launcher.n_jobs=2 \
+    "hydra.sweep.dir=$OUT/$exp/cpu/$part" "$@" "${EXTRA[@]}"
+}
+
+tables() {
+  "$FD" tables "$OUT/conf_table1" table=conf_table1
+  "$FD" tables "$OUT/conf_table1" "$OUT/journal_table2" table=journal_table2
+  "$FD" tables "$OUT/conf_table2" "$OUT/conf_table1" table=conf_table2
+  "$FD" tables "$OUT/journal_table3" "$OUT/conf_table1" table=journal_table3
+  "$FD" tables "$OUT/zcpt_table2" "$OUT/conf_table1" table=zcpt_table2
+  "$FD" tables "$OUT/zcpt_table5" "$OUT/zcpt_table2" table=zcpt_table5
+  "$FD" tables "$OUT/nats_search" table=nats_search
+  "$FD" figures "$OUT/sample_size" "$OUT/conf_table2" "$OUT/conf_table1" figure=sample_size
+  "$FD" figures "$OUT/conf_table1" "$OUT/journal_table2" "$OUT/nats_search" figure=cost_accuracy
+}
+if [ "${1:-}" = tables ]; then tables; exit; fi
+
+ZCPT_CPU=(method.n_proposals=2 method.n_validation=10 method.batch_size=16)
+
+# Conference Table 1 / journal Table 2: cheap rows on seeds 0-9, slow rows on seeds 0-4.
+sweep conf_table1 cheap '+experiment/row=random,zc_synflow_n100,fd_oneshot_synflow' 'seed=range(10)'
+sweep journal_table2 iterative '+experiment/row=fd_iterative_synflow' 'seed=range(10)'
+sweep conf_table1 zcpt '+experiment/row=zcpt_synflow_random' 'seed=range(10)' "${ZCPT_CPU[@]}"
+sweep conf_table1 naswot '+experiment/row=naswot_n100' 'seed=range(5)'
+sweep conf_table1 tenas '+experiment/row=tenas' 'seed=range(5)' method.ntk_batch=16 data.batch_size=64
+# The random baseline is a noisy estimate of the space's mean: 90 more draws.
+sweep conf_table1 random_more '+experiment/row=random' 'seed=range(10,100)'
+
+# Journal Table 3: one-shot vs iterative x ZEROS / ZEROS-L (ZEROS-D = the synflow rows above).
+sweep journal_table3 snip '+experiment/row=fd_oneshot_snip,fd_iterative_snip,fd_oneshot_snip_random_labels,fd_iterative_snip_random_labels' 'seed=range(10)'
+
+# Conference Table 2: FreeDARTS x SNIP / GraSP on seeds 0-9, zero-cost NAS x SNIP / GraSP on 0-2.
+sweep conf_table2 freedarts '+experiment/row=fd_oneshot_snip,fd_oneshot_grasp' 'seed=range(10)'
+sweep conf_table2 zero_cost '+experiment/row=zc_snip_n100,zc_grasp_n100' 'seed=range(3)'
+
+# Sample-size figure: synflow N=10 / 1000 on seeds 0-9 (N=100 above); SNIP / GraSP N=10 on 0-2.
+sweep sample_size synflow '+experiment/row=zc_synflow_n10,zc_synflow_n1000' 'seed=range(10)'
+sweep sample_size small '+experiment/row=zc_snip_n10,zc_grasp_n10' 'seed=range(3)'
+
+# Zero-Cost-PT Tables 2 and 5, CPU-sized, seeds 0-1.
+sweep zcpt_table2 proxies '+experiment/row=zcpt_fisher_random,zcpt_grad_norm_random,zcpt_grasp_random,zcpt_snip_random,zcpt_nwot_random' 'seed=range(2)' "${ZCPT_CPU[@]}"
+sweep zcpt_table2 zc1000 '+experiment/row=zc_synflow_n1000' 'seed=range(4)'
+sweep zcpt_table5 orders '+experiment/row=zcpt_nwot_fixed,zcpt_nwot_global_op_iter,zcpt_nwot_global_op_once,zcpt_nwot_global_edge_iter,zcpt_nwot_global_edge_once' 'seed=range(2)' "${ZCPT_CPU[@]}"
+
+# NATS study: the synflow rows at the published M=500 on seeds 0-4; hook_logdet / combined at
+# M=50 on seeds 0-2 (nwot costs ~0.6 s per architecture here).
+sweep nats_search synflow '+experiment/row=rs_synflow,ae_synflow,aew_synflow' 'seed=range(5)'
+sweep nats_search small '+experiment/row=rs_nwot,ae_nwot,rs_combined,ae_combined' 'seed=range(3)' method.n_models=50 method.population=16 method.tournament=4
+
+tables
