@@ -2,7 +2,8 @@
 
 ``freedarts search`` runs FreeDARTS (``-m`` for sweeps, ``--cfg job`` / ``--help`` as in Hydra);
 ``freedarts tables PATH...`` aggregates the ``result.csv`` files under PATH;
-``freedarts figures PATH... figure=<name>`` draws them (PNG + PDF).
+``freedarts figures PATH... figure=<name>`` draws them (PNG + PDF);
+``freedarts genotype-info "Genotype(...)"`` prints a DARTS genotype's evaluation-network sizes.
 """
 from __future__ import annotations
 
@@ -87,6 +88,41 @@ def figures_app(cfg: DictConfig) -> None:
         _report(err)
 
 
+def genotype_info(argv: list[str]) -> None:
+    """``freedarts genotype-info "Genotype(...)" [--draw DIR]``: the sizes the papers report for a
+    DARTS genotype, one per line with its unit; ``--draw`` also writes its cell pictures."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="freedarts genotype-info",
+        description="Sizes of a DARTS genotype's evaluation networks (CIFAR-10: C=36, 20 cells, "
+                    "auxiliary head excluded; ImageNet: C=48, 14 cells, 224x224).")
+    parser.add_argument("genotype", help="Genotype(normal=[('sep_conv_3x3', 0), ...], "
+                                         "normal_concat=range(2, 6), reduce=[...], "
+                                         "reduce_concat=range(2, 6))")
+    parser.add_argument("--draw", metavar="DIR", help="write normal/reduce cell pictures there")
+    args = parser.parse_args(argv)
+    from .genotype import parse_genotype
+    from .spaces.darts import OPS, draw_genotype, genotype_size
+
+    try:
+        genotype = parse_genotype(args.genotype, OPS)
+        size = genotype_size(genotype)
+    except ValueError as err:
+        print(f"error: genotype {args.genotype[:60]!r}: {err}", file=sys.stderr)
+        sys.exit(2)
+    print(f"genotype: {genotype}")
+    print(f"cifar_params_m: {size['cifar_params_m']:.3f} M parameters (CIFAR-10 network, C=36, "
+          "20 cells, auxiliary head excluded)")
+    print(f"imagenet_params_m: {size['imagenet_params_m']:.3f} M parameters (ImageNet network, "
+          "C=48, 14 cells, 1000 classes)")
+    print(f"imagenet_flops_m: {size['imagenet_flops_m']:.1f} M multiply-adds (ImageNet, 224x224; "
+          "convolutions and the classifier)")
+    if args.draw:
+        for path in draw_genotype(genotype, Path(args.draw)):
+            print(f"picture: {path}")
+
+
 COMMANDS = {
     "search": (search_app, "search one architecture: freedarts search space=nb201 scorer=synflow"
                            " [pruning=iterative seed=0 a=1e-3 ...]; sweeps with -m"),
@@ -95,12 +131,14 @@ COMMANDS = {
                            "table=<id>: a published table, ours beside the paper's"),
     "figures": (figures_app, "draw result.csv files: freedarts figures PATH... figure=<a_study|"
                              "trajectory|sample_size|cost_accuracy|op_selection> (PNG + PDF)"),
+    "genotype-info": (genotype_info, 'sizes of a DARTS genotype: freedarts genotype-info '
+                                     '"Genotype(normal=[...], ...)" [--draw DIR]'),
 }
 
 
 def _usage() -> str:
     lines = ["usage: freedarts <command> [Hydra overrides]", "", "commands:"]
-    lines += [f"  {name:8s} {text}" for name, (_, text) in COMMANDS.items()]
+    lines += [f"  {name:13s} {text}" for name, (_, text) in COMMANDS.items()]
     lines += ["", "Each command takes Hydra overrides; 'freedarts <command> --help' lists its "
               "config groups, '--cfg job' prints the composed config."]
     return "\n".join(lines)
@@ -141,5 +179,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     if command in ("tables", "figures"):
         rest = _paths_to_override(rest)
+    if command == "genotype-info":  # plain arguments, not a Hydra app
+        genotype_info(rest)
+        return
     sys.argv = [f"freedarts {command}"] + rest
     COMMANDS[command][0]()

@@ -1,14 +1,16 @@
 """Candidate operations: what one edge of a cell can compute.
 
-Search-time forms follow the NAS-Bench-201 code the FreeDARTS authors scored (METHOD.md §3):
-convolutions are ReLU -> Conv -> BN with ``affine=False`` in the cell, pooling has no BN when the
-shapes match, and ``none`` is ``0 · x`` so that its α still receives an (exactly zero) gradient.
+Two op sets: ``NB201_OPS`` and ``DARTS_OPS``. Search-time forms follow the code the FreeDARTS
+authors scored (METHOD.md §3): convolutions are ReLU -> Conv -> BN with ``affine=False`` in the
+cell; NB201 pooling has no BN, DARTS search pooling has a non-affine one; ``none`` is ``0 · x`` so
+that its α still receives an (exactly zero) gradient.
 """
 from __future__ import annotations
 
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -44,4 +46,107 @@ NB201_OPS: dict[str, Callable[..., nn.Module]] = {
     "nor_conv_1x1": lambda c, affine=False: ReLUConvBN(c, c, 1, 1, 0, affine),
     "nor_conv_3x3": lambda c, affine=False: ReLUConvBN(c, c, 3, 1, 1, affine),
     "avg_pool_3x3": _avg_pool_3x3,
+}
+
+
+# --- DARTS (Liu et al., ICLR 2019): the operation set of the DARTS CNN space --------------------
+
+class DepthwiseConv2d(nn.Conv2d):
+    """A depthwise convolution (``groups = channels``). In float64 on the CPU PyTorch runs a
+    grouped convolution as one small convolution per channel (thousands of calls per DARTS
+    supernet pass); there it is computed instead as one unfold and one weighted sum over each
+    k×k window, which is the same arithmetic."""
+
+    def __init__(self, channels: int, kernel: int, stride: int, padding: int, dilation: int = 1):
+        super().__init__(channels, channels, kernel, stride, padding, dilation, groups=channels,
+                         bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype != torch.float64 or x.device.type != "cpu":
+            return super().forward(x)
+        n, c, h, w = x.shape
+        k, s, p, d = self.kernel_size[0], self.stride[0], self.padding[0], self.dilation[0]
+        h_out = (h + 2 * p - d * (k - 1) - 1) // s + 1
+        w_out = (w + 2 * p - d * (k - 1) - 1) // s + 1
+        windows = F.unfold(x, k, dilation=d, padding=p, stride=s).view(n, c, k * k, -1)
+        out = (windows * self.weight.view(1, c, k * k, 1)).sum(dim=2)
+        return out.view(n, c, h_out, w_out)
+
+
+class SepConv(nn.Sequential):
+    """DARTS' separable convolution: (ReLU, depthwise k×k, pointwise 1×1, BN) twice, the first
+    with the edge's stride."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int,
+                 affine: bool = False):
+        super().__init__(
+            nn.ReLU(inplace=False),
+            DepthwiseConv2d(c_in, kernel, stride, padding),
+            nn.Conv2d(c_in, c_in, 1, bias=False),
+            nn.BatchNorm2d(c_in, affine=affine),
+            nn.ReLU(inplace=False),
+            DepthwiseConv2d(c_in, kernel, 1, padding),
+            nn.Conv2d(c_in, c_out, 1, bias=False),
+            nn.BatchNorm2d(c_out, affine=affine),
+        )
+
+
+class DilConv(nn.Sequential):
+    """DARTS' dilated separable convolution: ReLU, dilated depthwise k×k, pointwise 1×1, BN."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int,
+                 dilation: int, affine: bool = False):
+        super().__init__(
+            nn.ReLU(inplace=False),
+            DepthwiseConv2d(c_in, kernel, stride, padding, dilation),
+            nn.Conv2d(c_in, c_out, 1, bias=False),
+            nn.BatchNorm2d(c_out, affine=affine),
+        )
+
+
+class FactorizedReduce(nn.Module):
+    """Halve the resolution without losing pixels: ReLU, two stride-2 1×1 convs on offset grids,
+    concatenated, BN (DARTS' skip_connect at stride 2 and its preprocessing after a reduction)."""
+
+    def __init__(self, c_in: int, c_out: int, affine: bool = False):
+        super().__init__()
+        self.relu = nn.ReLU(inplace=False)
+        self.conv_1 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
+        self.conv_2 = nn.Conv2d(c_in, c_out - c_out // 2, 1, stride=2, bias=False)
+        self.bn = nn.BatchNorm2d(c_out, affine=affine)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(x)
+        return self.bn(torch.cat([self.conv_1(x), self.conv_2(x[:, :, 1:, 1:])], dim=1))
+
+
+class StridedZero(nn.Module):
+    """``none`` on a stride-2 edge: ``0 · x`` at the reduced resolution."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :, ::2, ::2].mul(0.0)
+
+
+def _darts_pool(pool: type, c: int, stride: int, affine: bool, search: bool) -> nn.Module:
+    layer = pool(3, stride=stride, padding=1, **({"count_include_pad": False}
+                                                  if pool is nn.AvgPool2d else {}))
+    # DARTS' search cell follows every pooling op with a non-affine BN (model_search.MixedOp)
+    # so that its scale matches the conv ops'; the evaluation network has none.
+    return nn.Sequential(layer, nn.BatchNorm2d(c, affine=False)) if search else layer
+
+
+#: DARTS' ``PRIMITIVES`` in α's column order. Each entry is ``make(c, stride, affine, search)``:
+#: ``search=True`` gives the search-cell form (BN after pooling, ``affine=False``).
+DARTS_OPS: dict[str, Callable[..., nn.Module]] = {
+    "none": lambda c, stride, affine, search: Zero() if stride == 1 else StridedZero(),
+    "max_pool_3x3": lambda c, stride, affine, search: _darts_pool(nn.MaxPool2d, c, stride,
+                                                                  affine, search),
+    "avg_pool_3x3": lambda c, stride, affine, search: _darts_pool(nn.AvgPool2d, c, stride,
+                                                                  affine, search),
+    "skip_connect": lambda c, stride, affine, search: (
+        nn.Identity() if stride == 1 else FactorizedReduce(c, c, affine)),
+    "sep_conv_3x3": lambda c, stride, affine, search: SepConv(c, c, 3, stride, 1, affine),
+    "sep_conv_5x5": lambda c, stride, affine, search: SepConv(c, c, 5, stride, 2, affine),
+    "dil_conv_3x3": lambda c, stride, affine, search: DilConv(c, c, 3, stride, 2, 2, affine),
+    "dil_conv_5x5": lambda c, stride, affine, search: DilConv(c, c, 5, stride, 4, 2, affine),
 }

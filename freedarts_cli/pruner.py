@@ -1,9 +1,14 @@
 """Discretisation: from op scores to one architecture (METHOD.md §2).
 
-A pruner is called as ``pruner(net, score, is_discrete) -> Pruned``: ``score(net)`` returns the
-checked score tensor of the current supernet, ``is_discrete(mask)`` is the space's stopping rule.
-Every round is recorded: the scores of all ops (``scores``) and the removal with the argmax
-architecture after it (``trajectory``; the runner turns choices into architecture strings).
+A pruner is called as ``pruner(net, score, space) -> Pruned``: ``score(net, where)`` returns the
+checked score tensor of the current supernet; the space unit supplies its rules:
+``space.discretise(scores, mask)`` (scores -> one choice per edge, e.g. argmax per edge on NB201,
+DARTS' two-strongest-inputs rule on DARTS), ``space.is_discrete(mask)`` (the iterative stopping
+rule) and ``space.removals`` (``"op"``: the weakest op of the whole supernet per round, journal
+Algorithm 1; ``"edge"``: the weakest op of every open edge per round, for spaces where one op per
+round would cost hundreds of rounds). Every removal is recorded as a :class:`Round`: the scores
+of all ops of its scoring round and the architecture ``discretise`` gives after it (the runner
+turns choices into architecture strings).
 """
 from __future__ import annotations
 
@@ -13,7 +18,6 @@ from typing import Callable
 import torch
 from tqdm import tqdm
 
-from .genotype import argmax_choice
 from .supernet import Supernet
 
 ScoreFn = Callable[[Supernet, str], torch.Tensor]
@@ -40,9 +44,9 @@ class OneShot:
 
     name = "oneshot"
 
-    def __call__(self, net: Supernet, score: ScoreFn, is_discrete) -> Pruned:
+    def __call__(self, net: Supernet, score: ScoreFn, space) -> Pruned:
         scores = score(net, "")
-        choice = argmax_choice(scores, net.mask.cpu())
+        choice = space.discretise(scores, net.mask.cpu())
         return Pruned(choice, [Round(0, scores, net.mask.cpu().clone(), choice)])
 
 
@@ -60,25 +64,33 @@ class Iterative:
         self.reinit = reinit
         self.name = "iterative" if reinit else "iterative_keep_init"
 
-    def __call__(self, net: Supernet, score: ScoreFn, is_discrete) -> Pruned:
+    def __call__(self, net: Supernet, score: ScoreFn, space) -> Pruned:
         mask = net.mask.cpu()
         total = int(mask.sum()) - mask.shape[0]
         rounds: list[Round] = []
+        scores = torch.zeros(mask.shape)
         with tqdm(total=total, desc="pruning", unit="op", leave=False, disable=None) as bar:
-            while not is_discrete(net.mask):
-                r = len(rounds) + 1
+            r = 0
+            while not space.is_discrete(net.mask):
+                r += 1
                 if self.reinit and r > 1:
                     net.initialise()
                 scores = score(net, f" at round {r}")
-                mask = net.mask.cpu()
-                open_edges = mask.sum(dim=1, keepdim=True) > 1
-                candidates = torch.where(mask & open_edges, scores,
-                                         torch.full_like(scores, torch.inf))
-                flat = int(candidates.flatten().argmin())  # ties: first edge, first op
-                edge, op = divmod(flat, scores.shape[1])
-                net.remove(edge, op)
-                mask_after = net.mask.cpu().clone()
-                rounds.append(Round(r, scores, mask_after, argmax_choice(scores, mask_after),
-                                    (edge, op), float(scores[edge, op])))
-                bar.update(1)
-        return Pruned(argmax_choice(torch.zeros(net.mask.shape), net.mask.cpu()), rounds)
+                for edge, op in self._weakest(scores, net.mask.cpu(), space.removals):
+                    net.remove(edge, op)
+                    mask_after = net.mask.cpu().clone()
+                    rounds.append(Round(r, scores, mask_after,
+                                        space.discretise(scores, mask_after), (edge, op),
+                                        float(scores[edge, op])))
+                    bar.update(1)
+        return Pruned(space.discretise(scores, net.mask.cpu()), rounds)
+
+    @staticmethod
+    def _weakest(scores: torch.Tensor, mask: torch.Tensor, removals: str) -> list[tuple[int, int]]:
+        """The ops to remove this round, among edges that still hold more than one op (ties:
+        first edge, first op)."""
+        open_edges = mask.sum(dim=1, keepdim=True) > 1
+        candidates = torch.where(mask & open_edges, scores, torch.full_like(scores, torch.inf))
+        if removals == "edge":
+            return [(e, int(candidates[e].argmin())) for e in range(len(mask)) if open_edges[e]]
+        return [divmod(int(candidates.flatten().argmin()), scores.shape[1])]

@@ -21,7 +21,8 @@ from omegaconf import DictConfig
 
 from . import __version__
 from .alpha import check_scale
-from .benchmark import ACCURACY_COLUMNS
+from .benchmark import ACCURACY_COLUMNS, Benchmark
+from .benchmark.none import NoBenchmark
 from .errors import UserError
 from .methods import Context, Found
 from .results import PeakMemory, git_commit, write_csv
@@ -29,6 +30,9 @@ from .results import PeakMemory, git_commit, write_csv
 log = logging.getLogger("freedarts")
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
+#: Model-size columns a space may add (``space.describe``), as the summary names them.
+SIZE_COLUMNS = (("params_m", "M params"), ("imagenet_params_m", "M params on ImageNet"),
+                ("flops_m", "M mult-adds"))
 
 
 @dataclass
@@ -92,9 +96,15 @@ def search(cfg: DictConfig, out_dir: Optional[Path] = None, threads: Optional[in
     log.info("seed=%d a=%g dtype=%s device=%s, torch threads: %d", seed, a, dtype_name,
              device.type, torch.get_num_threads())
 
-    benchmark = build(cfg.benchmark)  # before the search: a bad path fails fast
+    benchmark = for_space(build(cfg.benchmark), space)  # before the search: fail fast
     data = build(cfg.data) if method.needs_data else None
     batch = data.batch(seed, dtype, device) if data is not None else None
+    if batch is not None and tuple(batch.images.shape[1:]) != (3, space.input_size,
+                                                                 space.input_size):
+        raise UserError(f"space={space.name} reads {space.input_size}x{space.input_size} images "
+                        f"but data={data.name} gives {batch.images.shape[-1]}x"
+                        f"{batch.images.shape[-2]}: use data=synthetic (sized to the space) or "
+                        "data.input_size to match")
 
     seed_everything(seed)
     with PeakMemory() as memory:
@@ -108,7 +118,7 @@ def search(cfg: DictConfig, out_dir: Optional[Path] = None, threads: Optional[in
         "pruning": found.pruning, "seed": seed, "a": a, "dtype": dtype_name,
         "device": device.type, "data": data.name if data is not None else "none",
         "arch": arch, "benchmark": benchmark.name, "benchmark_source": benchmark.source,
-        **benchmark.query(arch),
+        **benchmark.query(arch), **space.describe(found.choice),
         "search_seconds": round(seconds, 4), "peak_memory_mb": round(memory.mb, 1),
         "rounds": len(found.rounds), **found.extra, "freedarts_version": __version__,
         "torch_version": torch.__version__, "git_commit": git_commit(),
@@ -116,12 +126,27 @@ def search(cfg: DictConfig, out_dir: Optional[Path] = None, threads: Optional[in
     outcome = Outcome(row, _trajectory(found, space, benchmark), _scores(found, space),
                       [{"arch": space.decode(c), "score": s} for c, s in found.samples])
     if out_dir is not None:
+        space.draw(found.choice, Path(out_dir))
         if outcome.samples:
             write_csv(Path(out_dir) / "samples.csv", outcome.samples)
         write_csv(Path(out_dir) / "scores.csv", outcome.scores)
         write_csv(Path(out_dir) / "trajectory.csv", outcome.trajectory)
         write_csv(Path(out_dir) / "result.csv", [row])  # last: its presence means "complete"
     return outcome
+
+
+def for_space(benchmark: Benchmark, space) -> Benchmark:
+    """The benchmark, if it knows the space's architectures; ``benchmark=auto`` found one for
+    another space (the shared NB201 table, say): the run goes without accuracies."""
+    if benchmark.covers(space.name):
+        return benchmark
+    if benchmark.fallback:
+        log.info("benchmark=auto: %s holds no %s architectures; no look-up", benchmark.name,
+                 space.name)
+        return NoBenchmark()
+    raise UserError(f"benchmark={benchmark.name} holds {', '.join(benchmark.spaces)} "
+                    f"architectures, not space={space.name}: use benchmark=none (or a benchmark "
+                    "of that space)")
 
 
 def _trajectory(found: Found, space, benchmark) -> list[dict]:
@@ -140,9 +165,16 @@ def _trajectory(found: Found, space, benchmark) -> list[dict]:
 
 
 def _scores(found: Found, space) -> list[dict]:
-    return [{"round": r.round, "edge": edge, "op": op, "score": float(r.scores[e, k])}
-            for r in found.rounds for e, edge in enumerate(space.edges)
-            for k, op in enumerate(space.ops)]
+    """Every op's score in every scoring round (removals that share one round's scores are
+    written once)."""
+    rows, seen = [], set()
+    for r in found.rounds:
+        if id(r.scores) in seen:
+            continue
+        seen.add(id(r.scores))
+        rows.extend({"round": r.round, "edge": edge, "op": op, "score": float(r.scores[e, k])}
+                    for e, edge in enumerate(space.edges) for k, op in enumerate(space.ops))
+    return rows
 
 
 def summary(outcome: Outcome, hint: str = "") -> str:
@@ -152,10 +184,15 @@ def summary(outcome: Outcome, hint: str = "") -> str:
     tests = [(label, row[col]) for label, col in (("CIFAR-10", "cifar10_test"),
              ("CIFAR-100", "cifar100_test"), ("ImageNet16-120", "imagenet16_120_test"))]
     if all(np.isnan(v) for _, v in tests):
+        if row["space"] != "nb201":  # the hint names NB201 sources
+            hint = f"no benchmark look-up for space={row['space']}; test errors need retraining"
         lines.append(f"accuracies: none ({hint or 'no benchmark configured'})")
     else:
         lines.append("test accuracy: " + ", ".join(f"{k} {v:.2f}" for k, v in tests)
                      + f"  [{row['benchmark']}: {row['benchmark_source']}]")
+    sizes = [f"{row[key]:.2f} {label}" for key, label in SIZE_COLUMNS if key in row]
+    if sizes:
+        lines.append("size: " + ", ".join(sizes))
     lines.append(f"search: {row['search_seconds']:.3f} s, {row['rounds']} round(s), "
                  f"peak memory {row['peak_memory_mb']:.0f} MB, {row['scorer']}/{row['pruning']}, "
                  f"seed {row['seed']}, a={row['a']:g}, {row['dtype']} on {row['device']}")

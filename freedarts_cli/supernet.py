@@ -105,8 +105,12 @@ class Supernet(Network):
     """A :class:`Network` plus the architecture tensor α (edges × ops) and its op mask.
 
     ``alpha`` is an ``nn.Parameter``, so it is in the state dict (METHOD.md §1) but not in the
-    flat weights: it is drawn by :meth:`initialise` after them.
+    flat weights: it is drawn by :meth:`initialise` after them. ``abs_alpha``: whether SynFlow's
+    |·| reaches α (the authors' NB201 code: yes; their DARTS code keeps α out of the state dict,
+    so α stays signed there, AUTHORS_CODE.md B7).
     """
+
+    abs_alpha = True
 
     def __init__(self, edges: Sequence[str], ops: Sequence[str], a: float,
                  input_shape: Sequence[int]):
@@ -137,7 +141,12 @@ class Supernet(Network):
 
     @contextmanager
     def absolute(self) -> Iterator[None]:
-        """|W| and |α| for SynFlow-α: α is in the state dict, so it is made absolute too."""
+        """|W| and |α| for SynFlow-α: α is in the state dict, so it is made absolute too
+        (unless the space says otherwise, ``abs_alpha``)."""
+        if not self.abs_alpha:
+            with super().absolute():
+                yield
+            return
         saved = self.alpha.detach().clone()
         with super().absolute():
             with torch.no_grad():

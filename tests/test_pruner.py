@@ -17,7 +17,7 @@ def run(pruner, seed=0, N=1):
         check_scores(s, net.mask, EDGES, OPS, where)
         return s
 
-    return space, net, pruner(net, score, space.is_discrete)
+    return space, net, pruner(net, score, space)
 
 
 def test_oneshot_is_the_argmax_of_one_scoring():

@@ -36,6 +36,11 @@ class Benchmark:
 
     name: str = ""
     source: str = ""  # which file or directory it reads, for logs and result rows
+    spaces: tuple | None = ("nb201",)  # the search spaces whose architectures it knows (None: any)
+    fallback: bool = False  # chosen by benchmark=auto: a run on another space just goes without
+
+    def covers(self, space: str) -> bool:
+        return self.spaces is None or space in self.spaces
 
     empty_row = staticmethod(empty_row)
 

@@ -75,6 +75,7 @@ def auto(path=None) -> Benchmark:
     for cand in candidates(path):
         if cand.exists():
             bench = open_source(cand)
+            bench.fallback = True
             log.info("benchmark=auto uses %s (%s)", bench.name, bench.source)
             return bench
     log.warning("benchmark=auto found no benchmark; %s", NoBenchmark.hint)

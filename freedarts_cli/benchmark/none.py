@@ -9,6 +9,7 @@ class NoBenchmark(Benchmark):
 
     name = "none"
     source = ""
+    spaces = None
     hint = ("no NAS-Bench-201 accuracies: pass benchmark=table benchmark.path=<csv or parquet>, "
             "benchmark=nats benchmark.path=<NATS-tss-v1_0-3ffb9-simple dir>, "
             "benchmark=nb201 benchmark.path=<NAS-Bench-201-v1_*.pth>, "

@@ -59,6 +59,7 @@ def _is_arch_column(values: pd.Series) -> bool:
 class TableBenchmark(Benchmark):
     """Reads a CSV / Parquet table: one arch-string column plus any of our accuracy columns.
 
+    ``space`` names the search space whose ``arch`` strings key the table (default nb201).
     ``arch_column`` names the arch-string column (default: the one column whose values all look
     like NB201 strings). ``columns`` maps our names to the table's (``{cifar10_test: acc}``);
     without it a column is taken when it carries our name or a known alias. ``index_column``
@@ -67,7 +68,9 @@ class TableBenchmark(Benchmark):
 
     name = "table"
 
-    def __init__(self, path=None, arch_column=None, columns=None, index_column=None):
+    def __init__(self, path=None, arch_column=None, columns=None, index_column=None,
+                 space: str = "nb201"):
+        self.spaces = (str(space),)  # e.g. nb1shot1 for a NAS-Bench-101 table keyed by hash
         path = require_path(path, "table", "csv or parquet file")
         self.source = str(path)
         df = _read(path)

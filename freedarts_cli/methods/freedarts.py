@@ -30,5 +30,5 @@ class FreeDARTS:
             return scores
 
         net = space.build_supernet(ctx.a, ctx.dtype, ctx.device)
-        pruned = self.pruning(net, score, space.is_discrete)
+        pruned = self.pruning(net, score, space)
         return Found(pruned.choice, self.scorer.name, self.pruning.name, rounds=pruned.rounds)

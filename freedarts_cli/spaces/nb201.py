@@ -6,12 +6,15 @@ by all 15 cells, edges ordered ``1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2``.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
 from ..edge import MixedEdge
-from ..genotype import nb201_string, parse_nb201
+from ..genotype import argmax_choice, nb201_string, parse_nb201
 from ..op import NB201_OPS, ReLUConvBN
+from ..picture import draw_dag
 from ..supernet import Network, Supernet
 
 EDGES = ["1<-0", "2<-0", "2<-1", "3<-0", "3<-1", "3<-2"]
@@ -127,6 +130,7 @@ class NB201Space:
     name = "nb201"
     edges = EDGES
     ops = OPS
+    removals = "op"  # iterative pruning: one op per round, journal Algorithm 1 (24 rounds)
 
     def __init__(self, C: int = 16, N: int = 5, num_classes: int = 10, input_size: int = 32):
         self.C, self.N, self.num_classes, self.input_size = C, N, num_classes, input_size
@@ -160,6 +164,20 @@ class NB201Space:
     def decode(self, choice: list[int]) -> str:
         """One op per edge -> the NAS-Bench-201 architecture string."""
         return nb201_string(choice, self.ops)
+
+    def discretise(self, scores: torch.Tensor, mask: torch.Tensor) -> list[int]:
+        """METHOD.md §2: the op with the largest score on every edge (``none`` allowed)."""
+        return argmax_choice(scores, mask)
+
+    def describe(self, choice: list[int]) -> dict:
+        """No extra result columns: the benchmark knows these networks."""
+        return {}
+
+    def draw(self, choice: list[int], out_dir: Path) -> list[Path]:
+        """``cell.png/.pdf``: nodes 0..3, one arrow per edge that is not ``none``."""
+        edges = [(int(e[-1]), int(e[0]), self.ops[k]) for e, k in zip(self.edges, choice)
+                 if self.ops[k] != "none"]
+        return draw_dag(["0", "1", "2", "3"], edges, Path(out_dir) / "cell", "NB201 cell")
 
     def is_discrete(self, mask: torch.Tensor) -> bool:
         """Iterative pruning stops when every edge holds exactly one op (24 rounds on NB201)."""

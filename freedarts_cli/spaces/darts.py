@@ -1,0 +1,283 @@
+"""The DARTS CNN space (Liu et al., ICLR 2019) as FreeDARTS scores it (METHOD.md §3).
+
+A normal and a reduction cell, each with inputs c_{k-2}, c_{k-1} (nodes 0, 1), four intermediate
+nodes 2..5 and 14 mixed edges (node i reads every earlier node); the cell outputs the concatenation
+of nodes 2..5. α has 28 rows (the 14 normal edges, then the 14 reduction edges) × 8 ops, raw
+(no softmax), shared by all cells of a type. Three supernets are scored (conference Table 4):
+
+* ``space=darts``          C=16, 8 cells, 32×32, 10 classes (DARTS' ``model_search.Network``);
+* ``space=darts_20cells``  the same with 20 cells (FreeDARTS†: no depth gap to the evaluation net);
+* ``space=darts_imagenet`` C=48, 14 cells, the ImageNet stem, 224×224, 1000 classes (FreeDARTS‡).
+
+Discretisation is DARTS' rule (METHOD.md §2): per intermediate node the two incoming edges whose
+best non-``none`` op scores highest, and that op on each. ``none`` is masked from the start: its
+output ``0 · x`` adds nothing to any score and the rule never picks it. Iterative pruning
+(``removals = "edge"``) removes the weakest op of every edge each round, so after 6 rounds one op
+per edge is left, each scored on a freshly initialised supernet; the two-input rule is then applied
+with the last round's scores. (One op per round, as on NB201, would take 168 rounds.)
+
+A found cell is reported as its :class:`~freedarts_cli.genotype.Genotype` and sized as the papers
+do: the CIFAR evaluation network (C=36, 20 cells, auxiliary head excluded) and the ImageNet mobile
+network (C=48, 14 cells, 224×224), parameters and multiply-adds via :mod:`freedarts_cli.size`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..edge import MixedEdge
+from ..genotype import Genotype, parse_genotype
+from ..op import DARTS_OPS, FactorizedReduce, ReLUConvBN
+from ..picture import draw_dag
+from ..size import macs_m, params_m
+from ..supernet import Network, Supernet
+
+OPS = list(DARTS_OPS)
+STEPS = 4
+CONCAT = list(range(2, 2 + STEPS))
+#: (node, input) of the 14 edges of one cell, in α's row order.
+CELL_EDGES = [(i, j) for i in range(2, 2 + STEPS) for j in range(i)]
+EDGES = [f"{kind}:{i}<-{j}" for kind in ("normal", "reduce") for i, j in CELL_EDGES]
+
+
+def _preprocess(c_prev_prev: int, c_prev: int, c: int, reduction_prev: bool, affine: bool):
+    """DARTS' 1×1 ReLU-conv-BN on both inputs; a factorized reduction on c_{k-2} when the previous
+    cell halved the resolution."""
+    pre0 = (FactorizedReduce(c_prev_prev, c, affine) if reduction_prev
+            else ReLUConvBN(c_prev_prev, c, 1, 1, 0, affine))
+    return pre0, ReLUConvBN(c_prev, c, 1, 1, 0, affine)
+
+
+class SearchCell(nn.Module):
+    """A cell of the supernet: node i = Σ_j mixed_edge(i<-j)(node j) over all earlier nodes."""
+
+    def __init__(self, c_prev_prev: int, c_prev: int, c: int, reduction: bool,
+                 reduction_prev: bool):
+        super().__init__()
+        self.reduction = reduction
+        self.preprocess0, self.preprocess1 = _preprocess(c_prev_prev, c_prev, c,
+                                                         reduction_prev, affine=False)
+        self.edges = nn.ModuleList(
+            MixedEdge([make(c, 2 if reduction and j < 2 else 1, False, True)
+                       for make in DARTS_OPS.values()])
+            for _, j in CELL_EDGES)
+
+    def forward(self, s0, s1, alpha, active):
+        nodes = [self.preprocess0(s0), self.preprocess1(s1)]
+        shared: list[dict] = [{} for _ in range(2 + STEPS)]  # parameter-free outputs per node
+        e = 0
+        for i in range(2, 2 + STEPS):
+            total = None
+            for j in range(i):
+                out = self.edges[e](nodes[j], alpha[e], active[e], shared[j])
+                total = out if total is None else total + out
+                e += 1
+            nodes.append(total)
+        return torch.cat(nodes[2:], dim=1)
+
+
+class EvalCell(nn.Module):
+    """A cell of the evaluation network of one genotype (DARTS' ``model.Cell``, affine BNs, no
+    drop-path: it changes no parameter and no multiply-add)."""
+
+    def __init__(self, pairs: list, concat: list, c_prev_prev: int, c_prev: int, c: int,
+                 reduction: bool, reduction_prev: bool):
+        super().__init__()
+        self.preprocess0, self.preprocess1 = _preprocess(c_prev_prev, c_prev, c,
+                                                         reduction_prev, affine=True)
+        self.inputs = [j for _, j in pairs]
+        self.concat = list(concat)
+        self.ops = nn.ModuleList(DARTS_OPS[op](c, 2 if reduction and j < 2 else 1, True, False)
+                                 for op, j in pairs)
+        self.multiplier = len(self.concat)
+
+    def forward(self, s0, s1):
+        nodes = [self.preprocess0(s0), self.preprocess1(s1)]
+        for i in range(0, len(self.ops), 2):
+            nodes.append(self.ops[i](nodes[self.inputs[i]])
+                         + self.ops[i + 1](nodes[self.inputs[i + 1]]))
+        return torch.cat([nodes[i] for i in self.concat], dim=1)
+
+
+class _Skeleton(nn.Module):
+    """DARTS' macro network: a stem, ``layers`` cells with reductions at 1/3 and 2/3 of the depth
+    (channels doubled there), global average pooling, a linear classifier. ``stem='cifar'``: one
+    3×3 conv to ``width`` channels; ``stem='imagenet'``: three stride-2 3×3 convs (to width/2,
+    width, width), so the first cell already sees a reduced input. The search supernets use
+    width 3C, the ImageNet evaluation network C (AUTHORS_CODE.md §2.3)."""
+
+    def _build(self, C: int, layers: int, num_classes: int, stem: str, width: int,
+               make_cell) -> None:
+        if stem == "imagenet":
+            self.stem0 = nn.Sequential(
+                nn.Conv2d(3, width // 2, 3, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(width // 2), nn.ReLU(inplace=False),
+                nn.Conv2d(width // 2, width, 3, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(width))
+            self.stem1 = nn.Sequential(
+                nn.ReLU(inplace=False), nn.Conv2d(width, width, 3, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(width))
+            reduction_prev = True
+        else:
+            self.stem0 = nn.Sequential(nn.Conv2d(3, width, 3, padding=1, bias=False),
+                                       nn.BatchNorm2d(width))
+            self.stem1 = None
+            reduction_prev = False
+        c_pp, c_p, c = width, width, C
+        cells = []
+        for i in range(layers):
+            reduction = i in (layers // 3, 2 * layers // 3)
+            if reduction:
+                c *= 2
+            cells.append(make_cell(c_pp, c_p, c, reduction, reduction_prev))
+            c_pp, c_p, reduction_prev = c_p, STEPS * c, reduction
+        self.cells = nn.ModuleList(cells)
+        self.classifier = nn.Linear(c_p, num_classes)
+
+    def _stem(self, x: torch.Tensor):
+        s0 = self.stem0(x)
+        return (s0, s0) if self.stem1 is None else (s0, self.stem1(s0))
+
+
+class DartsSupernet(Supernet, _Skeleton):
+    """The scored supernet (DARTS' ``model_search.Network``, or its ImageNet-stem form)."""
+
+    abs_alpha = False  # the authors' DARTS α is not in the state dict: SynFlow keeps it signed
+
+    def __init__(self, a: float, C: int, layers: int, num_classes: int, input_size: int,
+                 stem: str):
+        super().__init__(EDGES, OPS, a, (3, input_size, input_size))
+        self._build(C, layers, num_classes, stem, 3 * C, SearchCell)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        alpha, active, n = self.alpha_weights(), self.active, len(CELL_EDGES)
+        s0, s1 = self._stem(x)
+        for cell in self.cells:
+            rows = slice(n, 2 * n) if cell.reduction else slice(0, n)
+            s0, s1 = s1, cell(s0, s1, alpha[rows], active[rows])
+        return self.classifier(s1.mean(dim=(2, 3)))
+
+
+class DartsNetwork(Network, _Skeleton):
+    """The evaluation network of a genotype: ``NetworkCIFAR`` (auxiliary head left out) or
+    ``NetworkImageNet`` of the DARTS code base."""
+
+    def __init__(self, genotype: Genotype, C: int, layers: int, num_classes: int,
+                 input_size: int, stem: str):
+        super().__init__()
+        if list(genotype.normal_concat) != CONCAT or list(genotype.reduce_concat) != CONCAT:
+            raise ValueError("only genotypes concatenating nodes 2..5 (range(2, 6)) are supported")
+        self.input_shape = (3, input_size, input_size)
+
+        def cell(c_pp, c_p, c, reduction, reduction_prev):
+            pairs, concat = ((genotype.reduce, genotype.reduce_concat) if reduction
+                             else (genotype.normal, genotype.normal_concat))
+            return EvalCell(pairs, concat, c_pp, c_p, c, reduction, reduction_prev)
+
+        self._build(C, layers, num_classes, stem, 3 * C if stem == "cifar" else C, cell)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s0, s1 = self._stem(x)
+        for cell in self.cells:
+            s0, s1 = s1, cell(s0, s1)
+        return self.classifier(s1.mean(dim=(2, 3)))
+
+
+def genotype_size(genotype: Genotype) -> dict:
+    """The sizes the papers report for a DARTS genotype: CIFAR-10 parameters (C=36, 20 cells,
+    auxiliary head excluded) and ImageNet parameters and multiply-adds (C=48, 14 cells, 224×224,
+    1000 classes; the mobile setting), all in millions."""
+    cifar = DartsNetwork(genotype, 36, 20, 10, 32, "cifar")
+    imagenet = DartsNetwork(genotype, 48, 14, 1000, 224, "imagenet")
+    return {"cifar_params_m": round(params_m(cifar), 6),
+            "imagenet_params_m": round(params_m(imagenet), 6),
+            "imagenet_flops_m": round(macs_m(imagenet, imagenet.input_shape), 2)}
+
+
+class DartsSpace:
+    """The ``space=darts`` / ``darts_20cells`` / ``darts_imagenet`` unit (see the module doc)."""
+
+    edges = EDGES
+    ops = OPS
+    removals = "edge"
+
+    def __init__(self, name: str = "darts", C: int = 16, layers: int = 8, num_classes: int = 10,
+                 input_size: int = 32, stem: str = "cifar"):
+        if stem not in ("cifar", "imagenet"):
+            raise ValueError(f"space.stem={stem} is not known: use cifar or imagenet")
+        self.name, self.C, self.layers = name, C, layers
+        self.num_classes, self.input_size, self.stem = num_classes, input_size, stem
+
+    def build_supernet(self, a: float, dtype: torch.dtype, device: torch.device) -> DartsSupernet:
+        """Construct, mask ``none``, move to ``dtype``/``device``, draw weights and α."""
+        net = DartsSupernet(a, self.C, self.layers, self.num_classes, self.input_size, self.stem)
+        for e in range(len(EDGES)):
+            net.remove(e, OPS.index("none"))
+        return net.materialise(dtype, device)
+
+    def discretise(self, scores: torch.Tensor, mask: torch.Tensor) -> list[int]:
+        """DARTS' rule: per node, the 2 inputs whose best remaining op scores highest (ties: the
+        lower input), that op on each; 0 (``none``) on every edge not kept."""
+        masked = torch.where(mask, scores, torch.full_like(scores, -torch.inf))
+        masked[:, OPS.index("none")] = -torch.inf
+        best_score, best_op = masked.max(dim=1)
+        choice = [0] * len(EDGES)
+        for base in (0, len(CELL_EDGES)):
+            for i in range(2, 2 + STEPS):
+                rows = [base + e for e, (node, _) in enumerate(CELL_EDGES) if node == i]
+                ranked = sorted(rows, key=lambda r: -float(best_score[r]))  # stable on ties
+                for r in ranked[:2]:
+                    choice[r] = int(best_op[r])
+        return choice
+
+    def is_discrete(self, mask: torch.Tensor) -> bool:
+        """Iterative pruning stops with one op left on every edge (6 rounds)."""
+        return bool((mask.sum(dim=1) == 1).all())
+
+    def genotype(self, choice: list[int]) -> Genotype:
+        """The kept edges of ``choice`` as DARTS pairs, per node in input order."""
+        cells = []
+        for base in (0, len(CELL_EDGES)):
+            cells.append([(OPS[choice[base + e]], j) for e, (_, j) in enumerate(CELL_EDGES)
+                          if choice[base + e] != 0])
+        return Genotype(cells[0], CONCAT, cells[1], CONCAT)
+
+    def decode(self, choice: list[int]) -> str:
+        return str(self.genotype(choice))
+
+    def parse(self, arch: str) -> list[int]:
+        """Inverse of :meth:`decode` for genotypes with two inputs per node."""
+        g = parse_genotype(arch, OPS)
+        choice = [0] * len(EDGES)
+        for base, pairs in ((0, g.normal), (len(CELL_EDGES), g.reduce)):
+            for k, (op, j) in enumerate(pairs):
+                choice[base + CELL_EDGES.index((2 + k // 2, j))] = OPS.index(op)
+        return choice
+
+    def describe(self, choice: list[int]) -> dict:
+        """Result columns: the genotype as JSON, ``params_m`` (CIFAR-10 evaluation network, the
+        tables' "Params"), ``flops_m`` (ImageNet multiply-adds) and ``imagenet_params_m``."""
+        g = self.genotype(choice)
+        size = genotype_size(g)
+        return {"genotype_json": g.to_json(), "params_m": size["cifar_params_m"],
+                "flops_m": size["imagenet_flops_m"],
+                "imagenet_params_m": size["imagenet_params_m"]}
+
+    def draw(self, choice: list[int], out_dir: Path) -> list[Path]:
+        """``normal.png/.pdf`` and ``reduce.png/.pdf`` beside the result."""
+        return draw_genotype(self.genotype(choice), out_dir)
+
+
+def draw_genotype(genotype: Genotype, out_dir: Path) -> list[Path]:
+    """Both cells of a genotype as DAGs: c_{k-2}, c_{k-1}, nodes 0..3, c_{k}."""
+    paths = []
+    for kind, pairs, concat in (("normal", genotype.normal, genotype.normal_concat),
+                                ("reduce", genotype.reduce, genotype.reduce_concat)):
+        steps = len(pairs) // 2
+        names = ["c_{k-2}", "c_{k-1}"] + [str(i) for i in range(steps)] + ["c_{k}"]
+        edges = [(j, 2 + k // 2, op) for k, (op, j) in enumerate(pairs)]
+        edges += [(i, len(names) - 1, "") for i in concat]
+        paths += draw_dag(names, edges, Path(out_dir) / kind, f"{kind} cell")
+    return paths
