@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 
@@ -51,28 +50,6 @@ NB201_OPS: dict[str, Callable[..., nn.Module]] = {
 
 # --- DARTS (Liu et al., ICLR 2019): the operation set of the DARTS CNN space --------------------
 
-class DepthwiseConv2d(nn.Conv2d):
-    """A depthwise convolution (``groups = channels``). In float64 on the CPU PyTorch runs a
-    grouped convolution as one small convolution per channel (thousands of calls per DARTS
-    supernet pass); there it is computed instead as one unfold and one weighted sum over each
-    k×k window, which is the same arithmetic."""
-
-    def __init__(self, channels: int, kernel: int, stride: int, padding: int, dilation: int = 1):
-        super().__init__(channels, channels, kernel, stride, padding, dilation, groups=channels,
-                         bias=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dtype != torch.float64 or x.device.type != "cpu":
-            return super().forward(x)
-        n, c, h, w = x.shape
-        k, s, p, d = self.kernel_size[0], self.stride[0], self.padding[0], self.dilation[0]
-        h_out = (h + 2 * p - d * (k - 1) - 1) // s + 1
-        w_out = (w + 2 * p - d * (k - 1) - 1) // s + 1
-        windows = F.unfold(x, k, dilation=d, padding=p, stride=s).view(n, c, k * k, -1)
-        out = (windows * self.weight.view(1, c, k * k, 1)).sum(dim=2)
-        return out.view(n, c, h_out, w_out)
-
-
 class SepConv(nn.Sequential):
     """DARTS' separable convolution: (ReLU, depthwise k×k, pointwise 1×1, BN) twice, the first
     with the edge's stride."""
@@ -81,11 +58,11 @@ class SepConv(nn.Sequential):
                  affine: bool = False):
         super().__init__(
             nn.ReLU(inplace=False),
-            DepthwiseConv2d(c_in, kernel, stride, padding),
+            nn.Conv2d(c_in, c_in, kernel, stride, padding, groups=c_in, bias=False),
             nn.Conv2d(c_in, c_in, 1, bias=False),
             nn.BatchNorm2d(c_in, affine=affine),
             nn.ReLU(inplace=False),
-            DepthwiseConv2d(c_in, kernel, 1, padding),
+            nn.Conv2d(c_in, c_in, kernel, 1, padding, groups=c_in, bias=False),
             nn.Conv2d(c_in, c_out, 1, bias=False),
             nn.BatchNorm2d(c_out, affine=affine),
         )
@@ -98,7 +75,8 @@ class DilConv(nn.Sequential):
                  dilation: int, affine: bool = False):
         super().__init__(
             nn.ReLU(inplace=False),
-            DepthwiseConv2d(c_in, kernel, stride, padding, dilation),
+            nn.Conv2d(c_in, c_in, kernel, stride, padding, dilation=dilation, groups=c_in,
+                      bias=False),
             nn.Conv2d(c_in, c_out, 1, bias=False),
             nn.BatchNorm2d(c_out, affine=affine),
         )

@@ -90,6 +90,9 @@ def search(cfg: DictConfig, out_dir: Optional[Path] = None, threads: Optional[in
     device = resolve_device(cfg.device)
     space = build(cfg.space)
     method = build(cfg.method)
+    if method.spaces is not None and space.name not in method.spaces:
+        raise UserError(f"method={method.name} is implemented for space={'/'.join(method.spaces)}"
+                        f", not space={space.name}: use method=freedarts there")
     dtype_name, dtype = resolve_dtype(cfg.dtype, method)
     if threads:
         torch.set_num_threads(int(threads))

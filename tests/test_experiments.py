@@ -177,8 +177,8 @@ def test_each_published_row_is_produced_by_its_experiment(hydra_compose, table_i
 
 def expected_columns(cfg, method: str) -> dict:
     """The result.csv columns a job of this config writes (for the keys the tables filter on)."""
-    out = {"space": "nb201", "method": method, "a": cfg.a}
     choices = cfg.hydra.runtime.choices
+    out = {"space": cfg.space.get("name", choices["space"]), "method": method, "a": cfg.a}
     if method == "freedarts":
         out["scorer"] = {"zeros_d": "synflow", "zeros": "snip",
                          "zeros_l": "snip_random_labels"}.get(choices["scorer"], choices["scorer"])

@@ -1,4 +1,4 @@
-"""Look up the trained accuracies of an NAS-Bench-201 architecture.
+"""Look up the trained accuracies of a found architecture (NAS-Bench-201, -101, -301).
 
 Each back-end reads one kind of source and answers ``query(arch) -> row``:
 
@@ -7,6 +7,10 @@ Each back-end reads one kind of source and answers ``query(arch) -> row``:
 * ``nats.NatsBenchmark``   - the official NATS-Bench ``NATS-tss-v1_0-3ffb9-simple`` directory.
 * ``nb201.NB201Benchmark`` - the official ``NAS-Bench-201-v1_*.pth`` file.
 * ``auto.auto``            - picks the first of the above that it finds (Hydra default).
+* ``nb301.NB301Benchmark`` - the NAS-Bench-301 surrogate, DARTS genotypes (optional extra).
+
+Each back-end says which search spaces it knows (``spaces``); the runner refuses a mismatch,
+except that a source ``auto`` found for another space is simply not used.
 
 A row has ``benchmark_index`` plus ``ACCURACY_COLUMNS``, accuracies in percent, 200-epoch
 training, averaged over the benchmark's training seeds; NaN for what the source does not hold.

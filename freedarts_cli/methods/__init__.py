@@ -1,7 +1,8 @@
 """Search methods: FreeDARTS and its training-free rivals, each selected with ``method=``.
 
 A method is an object with ``name``, ``needs_data``, ``dtype`` (its numerics when the run
-says ``dtype=null``, the default) and ``search(ctx) -> Found``; its config in
+says ``dtype=null``, the default), ``spaces`` (the spaces it works on, ``None``: all) and
+``search(ctx) -> Found``; its config in
 ``conf/method/`` names the class (``_target_``) and its options. The runner times ``search`` (that
 is ``search_seconds``), looks up ``Found.choice`` in the benchmark and writes the CSVs.
 """

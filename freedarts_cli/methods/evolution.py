@@ -89,6 +89,7 @@ class Evolution:
 
     name = "evolution"
     dtype = "float32"  # as ZeroCost
+    spaces = ("nb201",)
     pruning = "evolution"
 
     def __init__(self, proxy: str = "synflow", n_models: int = 500, population: int = 64,

@@ -13,6 +13,7 @@ class FreeDARTS:
 
     name = "freedarts"
     dtype = "float64"  # METHOD.md §1: float32 under/overflows SynFlow-α for small/large a
+    spaces = None  # every space
 
     def __init__(self, scorer, pruning):
         self.scorer, self.pruning = scorer, pruning

@@ -12,6 +12,7 @@ class Random:
 
     name = "random"
     dtype = "float64"  # nothing is computed
+    spaces = ("nb201",)  # the spaces it is implemented for (the runner checks)
     needs_data = False
 
     def search(self, ctx: Context) -> Found:

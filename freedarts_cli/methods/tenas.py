@@ -151,6 +151,7 @@ class TENAS:
 
     name = "tenas"
     dtype = "float32"  # as the TE-NAS code
+    spaces = ("nb201",)
     needs_data = True
 
     def __init__(self, ntk_C: int = 3, ntk_N: int = 1, ntk_batch: int = 16, repeat: int = 3,

@@ -105,6 +105,7 @@ class ZeroCost:
 
     name = "zero_cost"
     dtype = "float32"  # as the zero-cost-nas code; its synflow is float64 (the proxy says so)
+    spaces = ("nb201",)  # the spaces it is implemented for (the runner checks)
     pruning = "sample"
 
     def __init__(self, proxy: str = "synflow", n_samples: int = 100):

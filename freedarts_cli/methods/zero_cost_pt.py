@@ -71,6 +71,7 @@ class ZeroCostPT:
 
     name = "zero_cost_pt"
     dtype = "float32"  # as the Zero-Cost-PT code; synflow is float64 (the proxy says so)
+    spaces = ("nb201",)
 
     def __init__(self, proxy: str = "nwot", n_proposals: int = 10, n_validation: int = 100,
                  edge_order: str = "random", batch_size: Optional[int] = None):
