@@ -35,3 +35,19 @@ class MixedEdge(nn.Module):
             term = alpha[k] * y
             out = term if out is None else out + term
         return out
+
+
+def dense_cell(edges: Sequence[MixedEdge], nodes: list, total: int, alpha, active) -> list:
+    """A search cell where node i sums every earlier node through its mixed edge, edges in row
+    order ``i<-0, i<-1, …`` after the input nodes already in ``nodes`` (NB201: one input, DARTS:
+    two). Returns all ``total`` nodes. Parameter-free op outputs are computed once per node."""
+    shared: list[dict] = [{} for _ in range(total)]
+    e = 0
+    for i in range(len(nodes), total):
+        out = None
+        for j in range(i):
+            term = edges[e](nodes[j], alpha[e], active[e], shared[j])
+            out = term if out is None else out + term
+            e += 1
+        nodes.append(out)
+    return nodes

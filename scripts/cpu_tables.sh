@@ -16,6 +16,8 @@ EXTRA=("$@")
 
 sweep() {  # sweep <experiment> <part> <overrides...>
   local exp=$1 part=$2; shift 2
+  if [ -n "$FROM" ] && [ "$exp/$part" != "$FROM" ]; then echo "== skip $exp/$part"; return; fi
+  FROM=""
   echo "== $exp/$part: $*"
   "$FD" search -m "+experiment=$exp" hydra/launcher=joblib hydra.launcher.n_jobs=2 \
     "hydra.sweep.dir=$OUT/$exp/cpu/$part" "$@" "${EXTRA[@]}"
@@ -26,13 +28,16 @@ tables() {
   "$FD" tables "$OUT/conf_table1" "$OUT/journal_table2" table=journal_table2
   "$FD" tables "$OUT/conf_table2" "$OUT/conf_table1" table=conf_table2
   "$FD" tables "$OUT/journal_table3" "$OUT/conf_table1" table=journal_table3
-  "$FD" tables "$OUT/zcpt_table2" "$OUT/conf_table1" table=zcpt_table2
+  "$FD" tables "$OUT/zcpt_table2" "$OUT/sample_size" "$OUT/conf_table1" table=zcpt_table2
   "$FD" tables "$OUT/zcpt_table5" "$OUT/zcpt_table2" table=zcpt_table5
   "$FD" tables "$OUT/nats_search" table=nats_search
   "$FD" figures "$OUT/sample_size" "$OUT/conf_table2" "$OUT/conf_table1" figure=sample_size
   "$FD" figures "$OUT/conf_table1" "$OUT/journal_table2" "$OUT/nats_search" figure=cost_accuracy
 }
 if [ "${1:-}" = tables ]; then tables; exit; fi
+# `bash scripts/cpu_tables.sh from <part>` skips the sweeps before that one (e.g. after a stop).
+FROM=""
+if [ "${1:-}" = from ]; then FROM=$2; shift 2; EXTRA=("$@"); fi
 
 ZCPT_CPU=(method.n_proposals=2 method.n_validation=10 method.batch_size=16)
 
@@ -45,25 +50,29 @@ sweep conf_table1 tenas '+experiment/row=tenas' 'seed=range(5)' method.ntk_batch
 # The random baseline is a noisy estimate of the space's mean: 90 more draws.
 sweep conf_table1 random_more '+experiment/row=random' 'seed=range(10,100)'
 
-# Journal Table 3: one-shot vs iterative x ZEROS / ZEROS-L (ZEROS-D = the synflow rows above).
-sweep journal_table3 snip '+experiment/row=fd_oneshot_snip,fd_iterative_snip,fd_oneshot_snip_random_labels,fd_iterative_snip_random_labels' 'seed=range(10)'
+# Journal Table 3: one-shot vs iterative x ZEROS / ZEROS-L (ZEROS-D = the synflow rows above);
+# iterative SNIP-alpha costs ~3.5 min per run here (24 rounds on 64 images in float64).
+sweep journal_table3 snip '+experiment/row=fd_oneshot_snip' 'seed=range(10)'
+sweep journal_table3 snip_iterative '+experiment/row=fd_iterative_snip' 'seed=range(4)'
+sweep journal_table3 snip_random_labels '+experiment/row=fd_oneshot_snip_random_labels' 'seed=range(10)'
+sweep journal_table3 snip_random_labels_iterative '+experiment/row=fd_iterative_snip_random_labels' 'seed=range(3)'
 
-# Conference Table 2: FreeDARTS x SNIP / GraSP on seeds 0-9, zero-cost NAS x SNIP / GraSP on 0-2.
+# Conference Table 2: FreeDARTS x SNIP / GraSP on seeds 0-9, zero-cost NAS x SNIP / GraSP on 0-1.
 sweep conf_table2 freedarts '+experiment/row=fd_oneshot_snip,fd_oneshot_grasp' 'seed=range(10)'
-sweep conf_table2 zero_cost '+experiment/row=zc_snip_n100,zc_grasp_n100' 'seed=range(3)'
+sweep conf_table2 zero_cost '+experiment/row=zc_snip_n100,zc_grasp_n100' 'seed=range(2)'
 
-# Sample-size figure: synflow N=10 / 1000 on seeds 0-9 (N=100 above); SNIP / GraSP N=10 on 0-2.
-sweep sample_size synflow '+experiment/row=zc_synflow_n10,zc_synflow_n1000' 'seed=range(10)'
+# Sample-size figure: synflow N=10 / 1000 on seeds 0-4 (N=100 above); SNIP / GraSP N=10 on 0-2.
+sweep sample_size synflow '+experiment/row=zc_synflow_n10,zc_synflow_n1000' 'seed=range(5)'
 sweep sample_size small '+experiment/row=zc_snip_n10,zc_grasp_n10' 'seed=range(3)'
 
-# Zero-Cost-PT Tables 2 and 5, CPU-sized, seeds 0-1.
+# Zero-Cost-PT Tables 2 and 5, CPU-sized, seeds 0-1 (Table 2's zero-cost N=1000 row: the
+# sample-size runs).
 sweep zcpt_table2 proxies '+experiment/row=zcpt_fisher_random,zcpt_grad_norm_random,zcpt_grasp_random,zcpt_snip_random,zcpt_nwot_random' 'seed=range(2)' "${ZCPT_CPU[@]}"
-sweep zcpt_table2 zc1000 '+experiment/row=zc_synflow_n1000' 'seed=range(4)'
 sweep zcpt_table5 orders '+experiment/row=zcpt_nwot_fixed,zcpt_nwot_global_op_iter,zcpt_nwot_global_op_once,zcpt_nwot_global_edge_iter,zcpt_nwot_global_edge_once' 'seed=range(2)' "${ZCPT_CPU[@]}"
 
-# NATS study: the synflow rows at the published M=500 on seeds 0-4; hook_logdet / combined at
-# M=50 on seeds 0-2 (nwot costs ~0.6 s per architecture here).
-sweep nats_search synflow '+experiment/row=rs_synflow,ae_synflow,aew_synflow' 'seed=range(5)'
-sweep nats_search small '+experiment/row=rs_nwot,ae_nwot,rs_combined,ae_combined' 'seed=range(3)' method.n_models=50 method.population=16 method.tournament=4
+# NATS study: the synflow rows at the published M=500 on seeds 0-2; hook_logdet / combined at
+# M=50 (population 16, tournament 4) on seeds 0-1 (nwot costs ~0.6 s per architecture here).
+sweep nats_search synflow '+experiment/row=rs_synflow,ae_synflow,aew_synflow' 'seed=range(3)'
+sweep nats_search small '+experiment/row=rs_nwot,ae_nwot,rs_combined,ae_combined' 'seed=range(2)' method.n_models=50 method.population=16 method.tournament=4
 
 tables

@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..edge import MixedEdge
+from ..edge import MixedEdge, dense_cell
 from ..genotype import Genotype, parse_genotype
 from ..op import DARTS_OPS, FactorizedReduce, ReLUConvBN
 from ..picture import draw_dag
@@ -65,16 +65,8 @@ class SearchCell(nn.Module):
             for _, j in CELL_EDGES)
 
     def forward(self, s0, s1, alpha, active):
-        nodes = [self.preprocess0(s0), self.preprocess1(s1)]
-        shared: list[dict] = [{} for _ in range(2 + STEPS)]  # parameter-free outputs per node
-        e = 0
-        for i in range(2, 2 + STEPS):
-            total = None
-            for j in range(i):
-                out = self.edges[e](nodes[j], alpha[e], active[e], shared[j])
-                total = out if total is None else total + out
-                e += 1
-            nodes.append(total)
+        nodes = dense_cell(self.edges, [self.preprocess0(s0), self.preprocess1(s1)], 2 + STEPS,
+                           alpha, active)
         return torch.cat(nodes[2:], dim=1)
 
 

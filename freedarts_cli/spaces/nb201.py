@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..edge import MixedEdge
+from ..edge import MixedEdge, dense_cell
 from ..genotype import argmax_choice, nb201_string, parse_nb201
 from ..op import NB201_OPS, ReLUConvBN
 from ..picture import draw_dag
@@ -30,16 +30,7 @@ class SearchCell(nn.Module):
             MixedEdge([make(c) for make in NB201_OPS.values()]) for _ in EDGES)
 
     def forward(self, x, alpha, active):
-        nodes, e = [x], 0
-        shared: list[dict] = [{} for _ in range(4)]  # parameter-free op outputs per node
-        for i in range(1, 4):
-            total = None
-            for j in range(i):
-                out = self.edges[e](nodes[j], alpha[e], active[e], shared[j])
-                total = out if total is None else total + out
-                e += 1
-            nodes.append(total)
-        return nodes[-1]
+        return dense_cell(self.edges, [x], 4, alpha, active)[-1]
 
 
 class DiscreteCell(nn.Module):
