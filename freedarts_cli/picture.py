@@ -1,8 +1,8 @@
 """Pictures of found architectures: a cell as a labelled DAG (PNG and PDF, matplotlib).
 
 DARTS draws cells with graphviz; a binary dependency for one picture is not worth it, so nodes
-are laid out here by depth (inputs on the left, the output on the right) and edges are straight
-arrows labelled with their op.
+are laid out here in node order (inputs on the left, the output on the right) and edges are
+straight arrows labelled with their op.
 """
 from __future__ import annotations
 
@@ -12,12 +12,18 @@ from typing import Sequence
 INPUT_COLOUR, NODE_COLOUR, OUTPUT_COLOUR = "#c6dbef", "#fdd0a2", "#c7e9c0"
 
 
-def _depths(n: int, edges: Sequence[tuple[int, int, str]]) -> list[int]:
-    """Longest path from an input to each node (nodes are numbered in topological order)."""
-    depth = [0] * n
-    for src, dst, _ in sorted(edges, key=lambda e: e[1]):
-        depth[dst] = max(depth[dst], depth[src] + 1)
-    return depth
+def _layout(n: int, edges: Sequence[tuple[int, int, str]]) -> dict[int, tuple[float, float]]:
+    """Inputs stacked on the left; every other node in its own column, in order, alternating
+    above and below the middle line so that arrows skipping a node do not run through it; the
+    output on the middle line at the right."""
+    incoming = {dst for _, dst, _ in edges}
+    inputs = [v for v in range(n - 1) if v not in incoming]
+    inner = [v for v in range(n - 1) if v in incoming]
+    pos = {v: (0.0, (len(inputs) - 1) / 2 * 2.0 - 2.0 * i) for i, v in enumerate(inputs)}
+    for i, v in enumerate(inner):
+        pos[v] = (2.2 * (i + 1), 0.9 if i % 2 == 0 else -0.9)
+    pos[n - 1] = (2.2 * (len(inner) + 1), 0.0)
+    return pos
 
 
 def draw_dag(names: Sequence[str], edges: Sequence[tuple[int, int, str]], stem: Path,
@@ -29,18 +35,11 @@ def draw_dag(names: Sequence[str], edges: Sequence[tuple[int, int, str]], stem: 
     import matplotlib.pyplot as plt
 
     n = len(names)
-    depth = _depths(n, edges)
-    columns: dict[int, list[int]] = {}
-    for v in range(n):
-        columns.setdefault(depth[v], []).append(v)
-    pos = {}
-    for d, nodes in columns.items():
-        for i, v in enumerate(nodes):
-            pos[v] = (d * 2.6, (len(nodes) - 1) / 2 - i * 1.4 + (0.35 * (d % 2) if d else 0))
-
-    width = 2.6 * (max(depth) + 1) + 1
-    height = 1.4 * max(len(c) for c in columns.values()) + 1.2
-    fig, ax = plt.subplots(figsize=(min(width, 14), min(height, 9)))
+    pos = _layout(n, edges)
+    xs = [p[0] for p in pos.values()]
+    ys = [p[1] for p in pos.values()]
+    fig, ax = plt.subplots(figsize=(min(2.0 + 1.6 * (max(xs) - min(xs)) / 2.2, 14),
+                                    min(1.5 + 0.9 * (max(ys) - min(ys)), 8)))
     incoming = {v for _, v, _ in edges}
     for src, dst, label in edges:
         (x0, y0), (x1, y1) = pos[src], pos[dst]
@@ -56,8 +55,6 @@ def draw_dag(names: Sequence[str], edges: Sequence[tuple[int, int, str]], stem: 
                   INPUT_COLOUR if v not in incoming else NODE_COLOUR)
         ax.text(*pos[v], name, ha="center", va="center", fontsize=9,
                 bbox=dict(boxstyle="round,pad=0.4", fc=colour, ec="0.3"))
-    xs = [p[0] for p in pos.values()]
-    ys = [p[1] for p in pos.values()]
     ax.set_xlim(min(xs) - 0.9, max(xs) + 0.9)
     ax.set_ylim(min(ys) - 0.8, max(ys) + 0.8)
     ax.axis("off")

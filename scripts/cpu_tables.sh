@@ -39,7 +39,7 @@ if [ "${1:-}" = tables ]; then tables; exit; fi
 FROM=""
 if [ "${1:-}" = from ]; then FROM=$2; shift 2; EXTRA=("$@"); fi
 
-ZCPT_CPU=(method.n_proposals=2 method.n_validation=10 method.batch_size=16)
+ZCPT_CPU=(++method.n_proposals=2 ++method.n_validation=10 ++method.batch_size=16)  # ++: joblib composes the base config first
 
 # Conference Table 1 / journal Table 2: cheap rows on seeds 0-9, slow rows on seeds 0-4.
 sweep conf_table1 cheap '+experiment/row=random,zc_synflow_n100,fd_oneshot_synflow' 'seed=range(10)'
