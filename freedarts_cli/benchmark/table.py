@@ -40,7 +40,9 @@ def _read(path: Path) -> pd.DataFrame:
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             return pd.read_parquet(path)
-        return pd.read_csv(path)
+        # As text: keys such as NAS-Bench-101 hashes must not be read as numbers; the
+        # accuracy and index columns are converted below.
+        return pd.read_csv(path, dtype=str)
     except ImportError as e:  # pandas found no Parquet engine
         raise UserError(f"reading {path.name} needs a Parquet engine: pip install pyarrow") from e
     except (OSError, ValueError, UnicodeDecodeError) as e:  # ParserError etc. are ValueErrors

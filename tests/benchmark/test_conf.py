@@ -21,17 +21,26 @@ def test_every_conf_instantiates(tmp_path):
     table = tmp_path / "t.csv"
     table.write_text(f"arch,acc\n{fx.ARCHS[0]},92.25\n")
     table.with_name("u.csv").write_text(f"arch,cifar10_test\n{fx.ARCHS[0]},92.25\n")
+    hashed = tmp_path / "nb101.csv"
+    hashed.write_text("module_hash,validation_accuracy,test_accuracy\n" + "0" * 32 + ",90.5,91.0\n")
     benches = {
         "none": instantiate(load("none")),
         "table": instantiate(load("table", path=str(table), columns={"cifar10_test": "acc"})),
         "nats": instantiate(load("nats", path=str(fx.build_nats_dir(tmp_path)))),
         "nb201": instantiate(load("nb201", path=str(fx.build_nb201_pth(tmp_path)))),
         "auto": instantiate(load("auto", path=str(table.with_name("u.csv")))),
+        "nb101_table": instantiate(load("nb101_table", path=str(hashed))),
     }
     for name, bench in benches.items():
-        assert bench.name == ("table" if name == "auto" else name)
+        assert bench.name == ("table" if name in ("auto", "nb101_table") else name)
     assert benches["table"].query(fx.ARCHS[0])["cifar10_test"] == 92.25
-    assert sorted(p.stem for p in CONF.glob("*.yaml")) == sorted(benches)
+    assert benches["nb101_table"].query("0" * 32)["cifar10_valid"] == 90.5
+    assert benches["nb101_table"].covers("nb1shot1") and not benches["nb101_table"].covers("nb201")
+    # nb301 needs the optional nasbench301 package (not installed by the project)
+    with pytest.raises(InstantiationException) as err:
+        instantiate(load("nb301", path=str(tmp_path)))
+    assert isinstance(err.value.__cause__, UserError) and "nasbench301" in str(err.value.__cause__)
+    assert sorted(p.stem for p in CONF.glob("*.yaml")) == sorted([*benches, "nb301"])
 
 
 @pytest.mark.parametrize("name", ["table", "nats", "nb201"])
