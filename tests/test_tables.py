@@ -136,6 +136,12 @@ def fake_runs(seeds=3, a_values=(1e-5, 1e-3, 1e-1)):
                 rows.append(_row(rng, s, "evolution", proxy, "evolution", data, 25.0,
                                  n_models=500, population=64, tournament=10, warmup=warmup,
                                  zero_cost_move=True))
+        for space in ("darts", "darts_20cells", "darts_imagenet", "mobilenet"):
+            row = _row(rng, s, "freedarts", "synflow", "oneshot", "none", 1.5,
+                       a=5e-4 if space == "darts_imagenet" else 1e-3)
+            row.update({c: float("nan") for c in ACC}, space=space, benchmark="none",
+                       params_m=round(3 + rng.random(), 3), flops_m=round(500 + 100 * rng.random()))
+            rows.append(row)
     return rows
 
 
@@ -266,7 +272,8 @@ def test_quoted_rows_search_cost_and_nan(tree, tmp_path):
     cost = header.index("Search Cost (GPU sec.) ours")
     assert gdas[cost] == "–" and gdas[cost + 1] == "28925.91"
     fd = next(v for k, v in rows.items() if k.startswith("FreeDARTS"))
-    runs = df[(df.method == "freedarts") & (df.scorer == "synflow") & (df.pruning == "oneshot")
+    runs = df[(df.space == "nb201") & (df.method == "freedarts") & (df.scorer == "synflow")
+              & (df.pruning == "oneshot")
               & (df.a == 1e-3)]
     mean, std = split_pm(fd[cost])
     assert mean == pytest.approx(runs.search_seconds.mean(), abs=5e-4)

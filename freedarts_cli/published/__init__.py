@@ -35,7 +35,7 @@ import yaml
 
 from ..errors import UserError
 
-UNITS = ("accuracy", "error", "seconds", "gpu_seconds", "text")
+UNITS = ("accuracy", "error", "seconds", "gpu_seconds", "size", "text")
 
 
 def _files():
