@@ -73,6 +73,7 @@ sweep zcpt_table5 orders '+experiment/row=zcpt_nwot_fixed,zcpt_nwot_global_op_it
 # NATS study: the synflow rows at the published M=500 on seeds 0-2; hook_logdet / combined at
 # M=50 (population 16, tournament 4) on seeds 0-1 (nwot costs ~0.6 s per architecture here).
 sweep nats_search synflow '+experiment/row=rs_synflow,ae_synflow,aew_synflow' 'seed=range(3)'
-sweep nats_search small '+experiment/row=rs_nwot,ae_nwot,rs_combined,ae_combined' 'seed=range(2)' method.n_models=50 method.population=16 method.tournament=4
+sweep nats_search small_rs '+experiment/row=rs_nwot,rs_combined' 'seed=range(2)' ++method.n_models=50
+sweep nats_search small_ae '+experiment/row=ae_nwot,ae_combined' 'seed=range(2)' ++method.n_models=50 ++method.population=16 ++method.tournament=4
 
 tables
