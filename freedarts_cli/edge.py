@@ -39,8 +39,8 @@ class MixedEdge(nn.Module):
 
 def dense_cell(edges: Sequence[MixedEdge], nodes: list, total: int, alpha, active) -> list:
     """A search cell where node i sums every earlier node through its mixed edge, edges in row
-    order ``i<-0, i<-1, …`` after the input nodes already in ``nodes`` (NB201: one input, DARTS:
-    two). Returns all ``total`` nodes. Parameter-free op outputs are computed once per node."""
+    order ``i<-0, i<-1, …`` after the input nodes already in ``nodes`` (NB201: one input).
+    Returns all ``total`` nodes. Parameter-free op outputs are computed once per node."""
     shared: list[dict] = [{} for _ in range(total)]
     e = 0
     for i in range(len(nodes), total):

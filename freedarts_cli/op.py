@@ -12,6 +12,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .depthwise import DepthwiseConv2d
+
 
 class Zero(nn.Module):
     """The ``none`` op: ``0 · x`` (keeps the graph, so ∂R/∂α_none is computed and is exactly 0)."""
@@ -49,22 +51,27 @@ NB201_OPS: dict[str, Callable[..., nn.Module]] = {
 
 
 # --- DARTS (Liu et al., ICLR 2019): the operation set of the DARTS CNN space --------------------
+#
+# The ops with weights take ``edges``: one module then holds the weights of that op on ``edges``
+# mixed edges that read the same node, laid out edge after edge along the channels (input and
+# output ``[B, edges·C, H, W]``), so a search cell runs each op once per node instead of once per
+# edge (``spaces.darts.FanOut``). ``edges=1`` is the op exactly as DARTS defines it.
 
 class SepConv(nn.Sequential):
     """DARTS' separable convolution: (ReLU, depthwise k×k, pointwise 1×1, BN) twice, the first
     with the edge's stride."""
 
     def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int,
-                 affine: bool = False):
+                 affine: bool = False, edges: int = 1):
         super().__init__(
             nn.ReLU(inplace=False),
-            nn.Conv2d(c_in, c_in, kernel, stride, padding, groups=c_in, bias=False),
-            nn.Conv2d(c_in, c_in, 1, bias=False),
-            nn.BatchNorm2d(c_in, affine=affine),
+            DepthwiseConv2d(edges * c_in, kernel, stride, padding),
+            nn.Conv2d(edges * c_in, edges * c_in, 1, groups=edges, bias=False),
+            nn.BatchNorm2d(edges * c_in, affine=affine),
             nn.ReLU(inplace=False),
-            nn.Conv2d(c_in, c_in, kernel, 1, padding, groups=c_in, bias=False),
-            nn.Conv2d(c_in, c_out, 1, bias=False),
-            nn.BatchNorm2d(c_out, affine=affine),
+            DepthwiseConv2d(edges * c_in, kernel, 1, padding),
+            nn.Conv2d(edges * c_in, edges * c_out, 1, groups=edges, bias=False),
+            nn.BatchNorm2d(edges * c_out, affine=affine),
         )
 
 
@@ -72,13 +79,12 @@ class DilConv(nn.Sequential):
     """DARTS' dilated separable convolution: ReLU, dilated depthwise k×k, pointwise 1×1, BN."""
 
     def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int,
-                 dilation: int, affine: bool = False):
+                 dilation: int, affine: bool = False, edges: int = 1):
         super().__init__(
             nn.ReLU(inplace=False),
-            nn.Conv2d(c_in, c_in, kernel, stride, padding, dilation=dilation, groups=c_in,
-                      bias=False),
-            nn.Conv2d(c_in, c_out, 1, bias=False),
-            nn.BatchNorm2d(c_out, affine=affine),
+            DepthwiseConv2d(edges * c_in, kernel, stride, padding, dilation),
+            nn.Conv2d(edges * c_in, edges * c_out, 1, groups=edges, bias=False),
+            nn.BatchNorm2d(edges * c_out, affine=affine),
         )
 
 
@@ -86,16 +92,23 @@ class FactorizedReduce(nn.Module):
     """Halve the resolution without losing pixels: ReLU, two stride-2 1×1 convs on offset grids,
     concatenated, BN (DARTS' skip_connect at stride 2 and its preprocessing after a reduction)."""
 
-    def __init__(self, c_in: int, c_out: int, affine: bool = False):
+    def __init__(self, c_in: int, c_out: int, affine: bool = False, edges: int = 1):
         super().__init__()
+        self.edges = edges
         self.relu = nn.ReLU(inplace=False)
-        self.conv_1 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
-        self.conv_2 = nn.Conv2d(c_in, c_out - c_out // 2, 1, stride=2, bias=False)
-        self.bn = nn.BatchNorm2d(c_out, affine=affine)
+        self.conv_1 = nn.Conv2d(edges * c_in, edges * (c_out // 2), 1, stride=2, groups=edges,
+                                bias=False)
+        self.conv_2 = nn.Conv2d(edges * c_in, edges * (c_out - c_out // 2), 1, stride=2,
+                                groups=edges, bias=False)
+        self.bn = nn.BatchNorm2d(edges * c_out, affine=affine)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(x)
-        return self.bn(torch.cat([self.conv_1(x), self.conv_2(x[:, :, 1:, 1:])], dim=1))
+        y1, y2 = self.conv_1(x), self.conv_2(x[:, :, 1:, 1:])
+        b, _, h, w = y1.shape
+        # each edge's channels: its conv_1 half, then its conv_2 half
+        y = torch.cat([y1.view(b, self.edges, -1, h, w), y2.view(b, self.edges, -1, h, w)], 2)
+        return self.bn(y.view(b, -1, h, w))
 
 
 class StridedZero(nn.Module):
@@ -113,18 +126,24 @@ def _darts_pool(pool: type, c: int, stride: int, affine: bool, search: bool) -> 
     return nn.Sequential(layer, nn.BatchNorm2d(c, affine=False)) if search else layer
 
 
-#: DARTS' ``PRIMITIVES`` in α's column order. Each entry is ``make(c, stride, affine, search)``:
-#: ``search=True`` gives the search-cell form (BN after pooling, ``affine=False``).
+#: DARTS' ``PRIMITIVES`` in α's column order. Each entry is ``make(c, stride, affine, search,
+#: edges=1)``: ``search=True`` gives the search-cell form (BN after pooling, ``affine=False``).
+#: The parameter-free ops (``none``, pooling, identity) ignore ``edges``: their output is the same
+#: on every edge that reads the node, so one module serves them all.
 DARTS_OPS: dict[str, Callable[..., nn.Module]] = {
-    "none": lambda c, stride, affine, search: Zero() if stride == 1 else StridedZero(),
-    "max_pool_3x3": lambda c, stride, affine, search: _darts_pool(nn.MaxPool2d, c, stride,
-                                                                  affine, search),
-    "avg_pool_3x3": lambda c, stride, affine, search: _darts_pool(nn.AvgPool2d, c, stride,
-                                                                  affine, search),
-    "skip_connect": lambda c, stride, affine, search: (
-        nn.Identity() if stride == 1 else FactorizedReduce(c, c, affine)),
-    "sep_conv_3x3": lambda c, stride, affine, search: SepConv(c, c, 3, stride, 1, affine),
-    "sep_conv_5x5": lambda c, stride, affine, search: SepConv(c, c, 5, stride, 2, affine),
-    "dil_conv_3x3": lambda c, stride, affine, search: DilConv(c, c, 3, stride, 2, 2, affine),
-    "dil_conv_5x5": lambda c, stride, affine, search: DilConv(c, c, 5, stride, 4, 2, affine),
+    "none": lambda c, stride, affine, search, edges=1: Zero() if stride == 1 else StridedZero(),
+    "max_pool_3x3": lambda c, stride, affine, search, edges=1: _darts_pool(
+        nn.MaxPool2d, c, stride, affine, search),
+    "avg_pool_3x3": lambda c, stride, affine, search, edges=1: _darts_pool(
+        nn.AvgPool2d, c, stride, affine, search),
+    "skip_connect": lambda c, stride, affine, search, edges=1: (
+        nn.Identity() if stride == 1 else FactorizedReduce(c, c, affine, edges)),
+    "sep_conv_3x3": lambda c, stride, affine, search, edges=1: SepConv(c, c, 3, stride, 1,
+                                                                       affine, edges),
+    "sep_conv_5x5": lambda c, stride, affine, search, edges=1: SepConv(c, c, 5, stride, 2,
+                                                                       affine, edges),
+    "dil_conv_3x3": lambda c, stride, affine, search, edges=1: DilConv(c, c, 3, stride, 2, 2,
+                                                                       affine, edges),
+    "dil_conv_5x5": lambda c, stride, affine, search, edges=1: DilConv(c, c, 5, stride, 4, 2,
+                                                                       affine, edges),
 }

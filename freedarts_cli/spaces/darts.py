@@ -27,7 +27,6 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..edge import MixedEdge, dense_cell
 from ..genotype import Genotype, parse_genotype
 from ..op import DARTS_OPS, FactorizedReduce, ReLUConvBN
 from ..picture import draw_dag
@@ -50,8 +49,50 @@ def _preprocess(c_prev_prev: int, c_prev: int, c: int, reduction_prev: bool, aff
     return pre0, ReLUConvBN(c_prev, c, 1, 1, 0, affine)
 
 
+class FanOut(nn.Module):
+    """The mixed edges leaving node j of a search cell, computed together.
+
+    Edge (i<-j) computes ``Σ_k α[(i,j), k] · o_k(node_j)`` over the ops still present (raw α, no
+    softmax: METHOD.md §1). Every edge leaving j reads the same node, so each op runs once for all
+    of them: the ops with weights hold every edge's weights side by side along the channels (see
+    ``op.DARTS_OPS``), the parameter-free ones (pooling, identity) give one output that all edges
+    share. Returns one tensor per destination node, in order. An op pruned on some of the edges
+    but kept on others still runs for all of them, weighted 0 where it was pruned.
+    """
+
+    def __init__(self, c: int, edges: int, stride: int):
+        super().__init__()
+        self.c, self.edges, self.stride = c, edges, stride
+        self.ops = nn.ModuleList(make(c, stride, False, True, edges) for make in DARTS_OPS.values())
+        self.per_edge = [any(True for _ in op.parameters()) for op in self.ops]
+
+    def forward(self, x, alpha, kept):
+        """``alpha``: [edges, ops], the α rows of these edges (0 where pruned); ``kept``: per op,
+        whether any of the edges still holds it."""
+        repeated = x.repeat(1, self.edges, 1, 1) if any(
+            k and e for k, e in zip(kept, self.per_edge)) else None
+        out = None
+        for k, op in enumerate(self.ops):
+            if not kept[k]:
+                continue
+            y = op(repeated if self.per_edge[k] else x)
+            b, _, h, w = y.shape
+            term = alpha[:, k].view(1, -1, 1, 1, 1) * y.view(b, -1, self.c, h, w)
+            out = term if out is None else out + term
+        return out.unbind(1)
+
+
+#: Node j's fan-out feeds nodes max(2, j+1) .. 5; ``FANOUT_ROWS`` lists α's rows (CELL_EDGES
+#: order) fan-out by fan-out, so each fan-out reads a contiguous block of the reordered α.
+FANOUT_DESTINATIONS = [list(range(max(2, j + 1), 2 + STEPS)) for j in range(1 + STEPS)]
+FANOUT_ROWS = [CELL_EDGES.index((i, j)) for j, dests in enumerate(FANOUT_DESTINATIONS)
+               for i in dests]
+
+
 class SearchCell(nn.Module):
-    """A cell of the supernet: node i = Σ_j mixed_edge(i<-j)(node j) over all earlier nodes."""
+    """A cell of the supernet: node i = Σ_j mixed_edge(i<-j)(node j) over all earlier nodes,
+    the edges leaving each node run as one :class:`FanOut` (stride 2 from the two inputs of a
+    reduction cell)."""
 
     def __init__(self, c_prev_prev: int, c_prev: int, c: int, reduction: bool,
                  reduction_prev: bool):
@@ -59,14 +100,24 @@ class SearchCell(nn.Module):
         self.reduction = reduction
         self.preprocess0, self.preprocess1 = _preprocess(c_prev_prev, c_prev, c,
                                                          reduction_prev, affine=False)
-        self.edges = nn.ModuleList(
-            MixedEdge([make(c, 2 if reduction and j < 2 else 1, False, True)
-                       for make in DARTS_OPS.values()])
-            for _, j in CELL_EDGES)
+        self.fanouts = nn.ModuleList(
+            FanOut(c, len(dests), 2 if reduction and j < 2 else 1)
+            for j, dests in enumerate(FANOUT_DESTINATIONS))
 
-    def forward(self, s0, s1, alpha, active):
-        nodes = dense_cell(self.edges, [self.preprocess0(s0), self.preprocess1(s1)], 2 + STEPS,
-                           alpha, active)
+    def forward(self, s0, s1, alpha, kept):
+        """``alpha``: this cell type's 14 α rows in ``FANOUT_ROWS`` order (0 where pruned);
+        ``kept``: per fan-out, per op, whether any of its edges still holds the op."""
+        nodes = [self.preprocess0(s0), self.preprocess1(s1)]
+        sums: list = [None] * (2 + STEPS)
+        row = 0
+        for j, (fanout, dests) in enumerate(zip(self.fanouts, FANOUT_DESTINATIONS)):
+            if j >= 2:
+                nodes.append(sums[j])  # every edge into node j has been added
+            outs = fanout(nodes[j], alpha[row:row + len(dests)], kept[j])
+            row += len(dests)
+            for i, y in zip(dests, outs):
+                sums[i] = y if sums[i] is None else sums[i] + y
+        nodes.append(sums[-1])
         return torch.cat(nodes[2:], dim=1)
 
 
@@ -143,12 +194,24 @@ class DartsSupernet(Supernet, _Skeleton):
         super().__init__(EDGES, OPS, a, (3, input_size, input_size))
         self._build(C, layers, num_classes, stem, 3 * C, SearchCell)
 
+    def cell_inputs(self, reduction: bool):
+        """α of one cell type (its 14 rows, fan-out order, 0 where pruned) and, per fan-out and
+        op, whether any of the fan-out's edges still holds the op."""
+        base = len(CELL_EDGES) if reduction else 0
+        rows = [base + r for r in FANOUT_ROWS]
+        mask = self.mask[rows]
+        alpha = self.alpha[rows] * mask.to(self.alpha)  # exact: α·1 = α, and 0 where pruned
+        kept, start = [], 0
+        for dests in FANOUT_DESTINATIONS:
+            kept.append(mask[start:start + len(dests)].any(dim=0).tolist())
+            start += len(dests)
+        return alpha, kept
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        alpha, active, n = self.alpha_weights(), self.active, len(CELL_EDGES)
+        inputs = {r: self.cell_inputs(r) for r in (False, True)}
         s0, s1 = self._stem(x)
         for cell in self.cells:
-            rows = slice(n, 2 * n) if cell.reduction else slice(0, n)
-            s0, s1 = s1, cell(s0, s1, alpha[rows], active[rows])
+            s0, s1 = s1, cell(s0, s1, *inputs[cell.reduction])
         return self.classifier(s1.mean(dim=(2, 3)))
 
 

@@ -6,7 +6,9 @@ import torch
 from freedarts_cli.genotype import Genotype, parse_genotype
 from freedarts_cli.pruner import Iterative, OneShot
 from freedarts_cli.scorer import SynFlow
-from freedarts_cli.spaces.darts import CELL_EDGES, EDGES, OPS, DartsSpace, genotype_size
+from freedarts_cli.op import DARTS_OPS
+from freedarts_cli.spaces.darts import (CELL_EDGES, EDGES, FANOUT_DESTINATIONS, OPS, DartsSpace,
+                                         genotype_size)
 
 CPU = torch.device("cpu")
 DARTS_V2 = ("Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), "
@@ -65,13 +67,61 @@ def test_alpha_is_raw_not_softmaxed(small):
     with torch.no_grad():
         cell = net.cells[0]
         s0 = s1 = net.stem0(x)
-        n = len(CELL_EDGES)
-        alpha = [list(r.unbind()) for r in net.alpha[:n].unbind()]
-        doubled = [list((2 * r).unbind()) for r in net.alpha[:n].unbind()]
-        out, out2 = cell(s0, s1, alpha, net.active[:n]), cell(s0, s1, doubled, net.active[:n])
+        alpha, kept = net.cell_inputs(False)
+        out, out2 = cell(s0, s1, alpha, kept), cell(s0, s1, 2 * alpha, kept)
     # node 2 = Σ α·op: doubling α doubles it (the first C channels of the concatenation)
     c = out.shape[1] // 4
     assert torch.allclose(out2[:, :c], 2 * out[:, :c])
+
+
+def _edge_op(fanout, k: int, e: int):
+    """Op k of the fan-out's edge e as DARTS defines it (one edge), holding that edge's slice of
+    the fan-out's weights and BN statistics."""
+    batched = fanout.ops[k]
+    if not fanout.per_edge[k]:
+        return batched  # parameter-free: one module serves every edge
+    single = list(DARTS_OPS.values())[k](fanout.c, fanout.stride, False, True).double()
+    for (name, mine), (_, theirs) in zip(single.state_dict().items(),
+                                         batched.state_dict().items()):
+        mine.copy_(theirs if mine.dim() == 0 else theirs.chunk(fanout.edges)[e])
+    return single
+
+
+def _reference_cell(cell, s0, s1, alpha_rows, mask_rows):
+    """DARTS' search cell edge by edge: node i = Σ_j Σ_k α[(i,j),k] · o_k^{(i,j)}(node j)."""
+    nodes = [cell.preprocess0(s0), cell.preprocess1(s1)]
+    for i in range(2, 6):
+        total = 0
+        for j in range(i):
+            fanout = cell.fanouts[j]
+            e = FANOUT_DESTINATIONS[j].index(i)
+            r = CELL_EDGES.index((i, j))
+            for k in range(len(OPS)):
+                if mask_rows[r, k]:
+                    total = total + alpha_rows[r, k] * _edge_op(fanout, k, e)(nodes[j])
+        nodes.append(total)
+    return torch.cat(nodes[2:], dim=1)
+
+
+@pytest.mark.parametrize("reduction", [False, True])
+def test_fanout_cell_equals_darts_cell_edge_by_edge(small, reduction):
+    net = supernet(small)
+    # prune a few ops on some edges only: the fan-outs then weight them 0 where pruned
+    for e, k in [(0, 4), (3, 7), (5, 1), (13, 3), (14, 4), (16, 3), (27, 6)]:
+        net.remove(e, k)
+    torch.manual_seed(1)
+    s0, s1 = net._stem(torch.randn(2, 3, 32, 32, dtype=torch.float64))
+    base = 14 if reduction else 0
+    with torch.no_grad():
+        for cell in net.cells:  # the real inputs of the first cell of this type
+            if cell.reduction == reduction:
+                break
+            s0, s1 = s1, cell(s0, s1, *net.cell_inputs(cell.reduction))
+        out = cell(s0, s1, *net.cell_inputs(reduction))
+        ref = _reference_cell(cell, s0, s1, net.alpha[base:base + 14],
+                              net.mask[base:base + 14])
+    assert out.shape == ref.shape
+    assert torch.allclose(out, ref, rtol=1e-10, atol=1e-12)
 
 
 def test_oneshot_follows_the_darts_rule(small):
