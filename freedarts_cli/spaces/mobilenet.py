@@ -52,6 +52,7 @@ import torch
 from torch import nn
 
 from ..alpha import active_ops
+from ..depthwise import DepthwiseConv2d
 from ..edge import MixedEdge
 from ..genotype import argmax_choice
 from ..size import macs_m, params_m
@@ -98,8 +99,7 @@ class MBConv(nn.Module):
         if expand != 1:
             layers += [nn.Conv2d(c_in, hidden, 1, bias=False),
                        nn.BatchNorm2d(hidden, eps=eps, affine=affine), nn.ReLU6(inplace=True)]
-        layers += [nn.Conv2d(hidden, hidden, kernel, stride, kernel // 2, groups=hidden,
-                             bias=False),
+        layers += [DepthwiseConv2d(hidden, kernel, stride, kernel // 2),
                    nn.BatchNorm2d(hidden, eps=eps, affine=affine), nn.ReLU6(inplace=True),
                    nn.Conv2d(hidden, c_out, 1, bias=False),
                    nn.BatchNorm2d(c_out, eps=eps, affine=affine)]
