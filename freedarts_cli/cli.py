@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 from importlib import resources
@@ -88,11 +89,16 @@ def figures_app(cfg: DictConfig) -> None:
         _report(err)
 
 
+def _channels(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a channel count: pass a positive "
+                                         "integer such as 36")
+    return int(text)
+
+
 def genotype_info(argv: list[str]) -> None:
     """``freedarts genotype-info "Genotype(...)" [--draw DIR]``: the sizes the papers report for a
     DARTS genotype, one per line with its unit; ``--draw`` also writes its cell pictures."""
-    import argparse
-
     parser = argparse.ArgumentParser(
         prog="freedarts genotype-info",
         description="Sizes of a DARTS genotype's evaluation networks (CIFAR-10: C=36, 20 cells, "
@@ -101,21 +107,25 @@ def genotype_info(argv: list[str]) -> None:
                                          "normal_concat=range(2, 6), reduce=[...], "
                                          "reduce_concat=range(2, 6))")
     parser.add_argument("--draw", metavar="DIR", help="write normal/reduce cell pictures there")
+    parser.add_argument("--cifar-channels", type=_channels, default=36, metavar="C",
+                        help="initial channels of the CIFAR-10 network (default 36)")
+    parser.add_argument("--imagenet-channels", type=_channels, default=48, metavar="C",
+                        help="initial channels of the ImageNet network (default 48)")
     args = parser.parse_args(argv)
     from .genotype import parse_genotype
     from .spaces.darts import OPS, draw_genotype, genotype_size
 
     try:
         genotype = parse_genotype(args.genotype, OPS)
-        size = genotype_size(genotype)
+        size = genotype_size(genotype, args.cifar_channels, args.imagenet_channels)
     except ValueError as err:
         print(f"error: genotype {args.genotype[:60]!r}: {err}", file=sys.stderr)
         sys.exit(2)
     print(f"genotype: {genotype}")
-    print(f"cifar_params_m: {size['cifar_params_m']:.3f} M parameters (CIFAR-10 network, C=36, "
-          "20 cells, auxiliary head excluded)")
+    print(f"cifar_params_m: {size['cifar_params_m']:.3f} M parameters (CIFAR-10 network, "
+          f"C={args.cifar_channels}, 20 cells, auxiliary head excluded)")
     print(f"imagenet_params_m: {size['imagenet_params_m']:.3f} M parameters (ImageNet network, "
-          "C=48, 14 cells, 1000 classes)")
+          f"C={args.imagenet_channels}, 14 cells, 1000 classes)")
     print(f"imagenet_flops_m: {size['imagenet_flops_m']:.1f} M multiply-adds (ImageNet, 224x224; "
           "convolutions and the classifier)")
     if args.draw:

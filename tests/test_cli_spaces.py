@@ -75,6 +75,17 @@ def test_genotype_info_prints_sizes_one_per_line(tmp_path):
     assert (tmp_path / "normal.png").is_file() and (tmp_path / "reduce.pdf").is_file()
 
 
+def test_genotype_info_at_other_widths():
+    out = freedarts("genotype-info", DARTS_V2, "--cifar-channels", "38", "--imagenet-channels", "50")
+    assert out.returncode == 0, out.stderr
+    values = dict(re.findall(r"^(\w+_m): ([0-9.]+)", out.stdout, re.M))
+    assert float(values["cifar_params_m"]) == pytest.approx(3.720, abs=1e-3)
+    assert float(values["imagenet_params_m"]) == pytest.approx(5.079, abs=1e-3)
+    assert "C=50" in out.stdout
+    bad = freedarts("genotype-info", DARTS_V2, "--imagenet-channels", "0")
+    assert bad.returncode == 2 and "not a channel count" in bad.stderr
+
+
 @pytest.mark.parametrize("args,message", [
     (["genotype-info", "Genotype(normal=[('conv_9x9', 0)])"], "conv_9x9"),
     (["search", "space=darts", "method=zero_cost"], "method=zero_cost is implemented for space=nb201"),

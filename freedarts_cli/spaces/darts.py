@@ -240,12 +240,14 @@ class DartsNetwork(Network, _Skeleton):
         return self.classifier(s1.mean(dim=(2, 3)))
 
 
-def genotype_size(genotype: Genotype) -> dict:
+def genotype_size(genotype: Genotype, cifar_channels: int = 36,
+                  imagenet_channels: int = 48) -> dict:
     """The sizes the papers report for a DARTS genotype: CIFAR-10 parameters (C=36, 20 cells,
     auxiliary head excluded) and ImageNet parameters and multiply-adds (C=48, 14 cells, 224×224,
-    1000 classes; the mobile setting), all in millions."""
-    cifar = DartsNetwork(genotype, 36, 20, 10, 32, "cifar")
-    imagenet = DartsNetwork(genotype, 48, 14, 1000, 224, "imagenet")
+    1000 classes; the mobile setting), all in millions. Other widths size a genotype as it is
+    trained (the FreeDARTS† logs: C=38 on CIFAR-10, C=50 on ImageNet)."""
+    cifar = DartsNetwork(genotype, cifar_channels, 20, 10, 32, "cifar")
+    imagenet = DartsNetwork(genotype, imagenet_channels, 14, 1000, 224, "imagenet")
     return {"cifar_params_m": round(params_m(cifar), 6),
             "imagenet_params_m": round(params_m(imagenet), 6),
             "imagenet_flops_m": round(macs_m(imagenet, imagenet.input_shape), 2)}

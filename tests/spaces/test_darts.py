@@ -207,6 +207,33 @@ def test_darts_v2_sizes():
     assert size["imagenet_flops_m"] == pytest.approx(529.9, abs=0.5)
 
 
+# AUTHORS_CODE.md §2.8 / §2.11: two of the authors' genotypes and the sizes their training logs
+# print at the widths they were trained at (parameters without the auxiliary head).
+DAGGER_SEED1 = ("Genotype(normal=[('avg_pool_3x3', 1), ('dil_conv_3x3', 0), ('sep_conv_3x3', 2), "
+                "('sep_conv_5x5', 1), ('skip_connect', 0), ('sep_conv_3x3', 1), "
+                "('sep_conv_5x5', 0), ('avg_pool_3x3', 3)], normal_concat=range(2, 6), "
+                "reduce=[('avg_pool_3x3', 1), ('dil_conv_5x5', 0), ('skip_connect', 0), "
+                "('sep_conv_3x3', 1), ('avg_pool_3x3', 0), ('max_pool_3x3', 2), "
+                "('skip_connect', 0), ('sep_conv_5x5', 4)], reduce_concat=range(2, 6))")
+DDAGGER_SEED3 = ("Genotype(normal=[('sep_conv_3x3', 1), ('avg_pool_3x3', 0), ('sep_conv_3x3', 2), "
+                 "('sep_conv_3x3', 1), ('sep_conv_5x5', 3), ('dil_conv_5x5', 0), "
+                 "('sep_conv_3x3', 2), ('sep_conv_5x5', 1)], normal_concat=range(2, 6), "
+                 "reduce=[('sep_conv_5x5', 1), ('dil_conv_5x5', 0), ('max_pool_3x3', 0), "
+                 "('max_pool_3x3', 2), ('sep_conv_5x5', 0), ('sep_conv_5x5', 2), "
+                 "('dil_conv_5x5', 4), ('sep_conv_3x3', 0)], reduce_concat=range(2, 6))")
+
+
+@pytest.mark.parametrize("genotype,cifar_c,imagenet_c,cifar_m,imagenet_m", [
+    (DAGGER_SEED1, 38, 50, 3.649872, 5.100275),   # cifar10-FreeDARTS+ / Imagenet_FreeDARTS+
+    (DDAGGER_SEED3, 36, 48, 4.140766, 5.772256),  # cifar10-FreeDARTS++ / ImageNet_FreeDARTS++
+])
+def test_evaluation_networks_match_the_authors_training_logs(genotype, cifar_c, imagenet_c,
+                                                             cifar_m, imagenet_m):
+    size = genotype_size(parse_genotype(genotype, OPS), cifar_c, imagenet_c)
+    assert size["cifar_params_m"] == pytest.approx(cifar_m, abs=1e-6)
+    assert size["imagenet_params_m"] == pytest.approx(imagenet_m, abs=1e-6)
+
+
 def test_describe_and_draw(small, tmp_path):
     choice = OneShot()(supernet(small), score, small).choice
     info = small.describe(choice)
