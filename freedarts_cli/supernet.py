@@ -46,30 +46,39 @@ class Network(nn.Module):
 
     def materialise(self, dtype: torch.dtype, device: torch.device) -> "Network":
         """Move to ``dtype``/``device``, gather the weights into one flat tensor, initialise."""
-        self.to(device=device, dtype=dtype)
         slots = []
         for module in self.modules():
             if module is self:
                 continue
             for store in (module._parameters, module._buffers):
                 for name, t in store.items():
-                    if t is not None and t.is_floating_point():
+                    if t is None:
+                        continue
+                    if t.is_floating_point():
                         slots.append((store, name, t, *_default_init(module, name, t)))
-        total = sum(t.numel() for _, _, t, _, _ in slots)
+                    else:  # e.g. BN's num_batches_tracked: only moves
+                        store[name] = t.to(device)
+        # the network's own tensors (α of a supernet) are not part of the flat weights
+        for store in (self._parameters, self._buffers):
+            for name, t in store.items():
+                if t is not None:
+                    moved = t.detach().to(device=device, dtype=dtype if t.is_floating_point()
+                                          else t.dtype)
+                    store[name] = (nn.Parameter(moved, requires_grad=t.requires_grad)
+                                   if isinstance(t, nn.Parameter) else moved)
+        sizes = [t.numel() for _, _, t, _, _ in slots]
+        total = sum(sizes)
         self._flat = torch.empty(total, dtype=dtype, device=device)
-        low = torch.empty(total, dtype=dtype, device=device)
-        high = torch.empty(total, dtype=dtype, device=device)
         offset = 0
-        for store, name, t, lo, hi in slots:
-            n = t.numel()
+        for (store, name, t, _, _), n in zip(slots, sizes):
             view = self._flat[offset:offset + n].view_as(t)
-            if isinstance(t, nn.Parameter):
-                store[name] = nn.Parameter(view, requires_grad=t.requires_grad)
-            else:
-                store[name] = view
-            low[offset:offset + n], high[offset:offset + n] = lo, hi
+            store[name] = (nn.Parameter(view, requires_grad=t.requires_grad)
+                           if isinstance(t, nn.Parameter) else view)
             offset += n
-        self._low, self._span = low, high - low
+        counts = torch.tensor(sizes)
+        low = torch.tensor([s[3] for s in slots], dtype=dtype).repeat_interleave(counts)
+        high = torch.tensor([s[4] for s in slots], dtype=dtype).repeat_interleave(counts)
+        self._low, self._span = low.to(device), (high - low).to(device)
         self._saved = torch.empty_like(self._flat)  # reused by absolute(): no allocation per call
         self._noise = np.empty(total, dtype=np.float64)
         self.initialise()
