@@ -44,3 +44,14 @@ def test_float32_uses_pytorchs_kernel():
     x = torch.randn(1, 4, 7, 7)
     assert torch.equal(conv(x), F.conv2d(x, conv.weight, None, 2, 1, 1, 4))
     assert conv.weight.shape == (4, 1, 3, 3) and conv.bias is None
+
+
+@pytest.mark.parametrize("stride,dilation", [(1, 1), (2, 2)])
+def test_second_derivatives_for_grasp(stride, dilation):
+    # GraSP-α differentiates the gradient again (Hessian-vector product): the tap kernel's
+    # backward must itself be differentiable.
+    torch.manual_seed(0)
+    conv = DepthwiseConv2d(3, 3, stride, dilation, dilation).double()
+    x = torch.randn(2, 3, 6, 7, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(conv, (x,))
+    assert torch.autograd.gradgradcheck(conv, (x,))
