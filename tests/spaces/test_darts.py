@@ -81,8 +81,8 @@ def _edge_op(fanout, k: int, e: int):
     if not fanout.per_edge[k]:
         return batched  # parameter-free: one module serves every edge
     single = list(DARTS_OPS.values())[k](fanout.c, fanout.stride, False, True).double()
-    for (name, mine), (_, theirs) in zip(single.state_dict().items(),
-                                         batched.state_dict().items()):
+    for mine, theirs in zip(single.state_dict().values(),
+                            batched.state_dict().values()):
         mine.copy_(theirs if mine.dim() == 0 else theirs.chunk(fanout.edges)[e])
     return single
 
