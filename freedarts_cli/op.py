@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from .depthwise import DepthwiseConv2d
+from .pool import AvgPool3x3
 
 
 class Zero(nn.Module):
@@ -35,7 +36,7 @@ class ReLUConvBN(nn.Sequential):
 
 
 def _avg_pool_3x3(c: int, affine: bool = False) -> nn.Module:
-    return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+    return AvgPool3x3()
 
 
 #: NAS-Bench-201's operation set, in the column order of α (index 0 is ``none``). Each entry

@@ -1,0 +1,35 @@
+import torch
+
+from freedarts_cli.edge import MixedEdge
+from freedarts_cli.op import NB201_OPS
+
+OPS = list(NB201_OPS)
+
+
+def _edge_and_input():
+    torch.manual_seed(0)
+    edge = MixedEdge([make(4) for make in NB201_OPS.values()]).double()
+    x = torch.randn(3, 4, 6, 6, dtype=torch.float64, requires_grad=True)
+    alpha = torch.randn(len(OPS), dtype=torch.float64, requires_grad=True)
+    return edge, x, alpha
+
+
+def test_mixed_edge_is_the_raw_alpha_weighted_sum_none_included():
+    edge, x, alpha = _edge_and_input()
+    ours = edge(x, list(alpha.unbind()), list(range(len(OPS))))
+    full = sum(alpha[k] * op(x) for k, op in enumerate(edge.ops))  # none's 0·x too
+    assert torch.equal(ours, full)
+    upstream = torch.randn_like(ours)
+    g_ours = torch.autograd.grad(ours, (x, alpha), upstream)
+    g_full = torch.autograd.grad(full, (x, alpha), upstream)
+    for a, b in zip(g_ours, g_full):
+        assert torch.allclose(a, b, rtol=1e-12, atol=0)
+    assert g_ours[1][OPS.index("none")] == 0  # none's α gets the exact zero it always had
+
+
+def test_an_edge_left_with_only_none_outputs_zeros_of_its_input_shape():
+    edge, x, alpha = _edge_and_input()
+    out = edge(x, list(alpha.unbind()), [OPS.index("none")])
+    assert out.shape == x.shape and not out.any()
+    (g,) = torch.autograd.grad(out.sum(), alpha)
+    assert g[OPS.index("none")] == 0
