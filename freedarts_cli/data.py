@@ -1,21 +1,31 @@
 """One batch of images for the label-dependent scores (SNIP-α, ZEROS-L, GraSP-α).
 
-A data unit is selected with ``data=`` and offers ``batch(seed, dtype, device) -> Batch``. The
-batch is drawn with its own generator seeded by the run's seed, so it is reproducible and does
-not disturb the random stream that initialises the supernet. Nothing is ever downloaded.
+A data unit is selected with ``data=`` and offers ``batch(seed, dtype, device) -> Batch`` and
+``images_available() -> int``. The batch is drawn with its own generator seeded by the run's
+seed, so it is reproducible and does not disturb the random stream that initialises the
+supernet. Nothing is ever downloaded.
+
+The CIFAR and ImageNet16 files are Python pickles. They are read here (not through torchvision,
+whose md5 table rejects partial sets) by one restricted loader, :func:`load_batch_file`, that
+never builds any object but plain containers and uint8/numeric numpy arrays: a file that names
+any other Python global (a crafted pickle that would run code) is refused before anything in it
+runs. The loaded arrays are kept per process (a sweep runs many jobs in one process).
 """
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
 
 from .errors import UserError
+
+log = logging.getLogger("freedarts")
 
 # Per-channel statistics used by NAS-Bench-201's CIFAR pipelines (values / 255).
 _CIFAR_MEAN = (125.3 / 255, 123.0 / 255, 113.9 / 255)
@@ -23,12 +33,221 @@ _CIFAR_STD = (63.0 / 255, 62.1 / 255, 66.7 / 255)
 _IN16_MEAN = (122.68 / 255, 116.66 / 255, 104.01 / 255)
 _IN16_STD = (63.22 / 255, 61.26 / 255, 65.09 / 255)
 
+# No genuine batch file comes near this (CIFAR-100 ``train``: 155 MB; an ImageNet16-120
+# ``train_data_batch_*``: about 100 MB); anything larger is refused before it is read.
+MAX_PICKLE_BYTES = 1 << 30
+
+
+# --------------------------------------------------------------------------------------------
+# Restricted unpickling
+# --------------------------------------------------------------------------------------------
+
+class _Refused(Exception):
+    """Raised inside the unpickler; turned into a UserError naming the file."""
+
+
+# What find_class hands out: instances of slot-less classes, so a pickle can call them (REDUCE)
+# but cannot set any attribute on them (BUILD), and nothing else of this module is reachable.
+
+class _NDArrayToken:
+    """Stands in for ``numpy.ndarray``: it can be passed to ``_reconstruct`` but not called,
+    so a pickle cannot allocate arrays of its choosing by calling ndarray."""
+
+    __slots__ = ()
+
+
+class _Reconstruct:
+    """``numpy.core.multiarray._reconstruct`` limited to what numpy's own pickles do,
+    ``_reconstruct(ndarray, (0,), b'b')``: an empty plain ndarray that the pickle's BUILD step
+    then fills from raw bytes (numpy checks their length against the shape)."""
+
+    __slots__ = ()
+
+    def __call__(self, subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
+        if subtype is not _NDARRAY:
+            raise _Refused("an array of a type other than numpy.ndarray")
+        if shape != (0,) or dtype not in ("b", b"b"):
+            raise _Refused("a malformed numpy array header")
+        return np.ndarray.__new__(np.ndarray, (0,), "b")
+
+
+class _DType:
+    """``numpy.dtype`` limited to plain (non-object) dtypes."""
+
+    __slots__ = ()
+
+    def __call__(self, *args: Any) -> np.dtype:
+        if not 1 <= len(args) <= 3 or not isinstance(args[0], str) \
+                or not all(isinstance(a, int) for a in args[1:]):  # Python 2 wrote 0/1
+            raise _Refused("a malformed numpy dtype")
+        try:
+            dt = np.dtype(*args)
+        except (TypeError, ValueError) as e:
+            raise _Refused(f"a bad numpy dtype ({e})") from None
+        if dt.hasobject:
+            raise _Refused("an array of Python objects (numpy dtype object)")
+        return dt
+
+
+class _Encode:
+    """``_codecs.encode`` as protocol-2 pickles use it for bytes: ``encode(str, 'latin1')``."""
+
+    __slots__ = ()
+
+    def __call__(self, text: Any, encoding: Any = "utf-8", errors: Any = "strict") -> bytes:
+        if not isinstance(text, str) or encoding not in ("latin1", "latin-1") \
+                or errors != "strict":
+            raise _Refused("an unexpected _codecs.encode call")
+        return text.encode("latin1")
+
+
+_NDARRAY = _NDArrayToken()
+
+# The exact globals a pickle of numpy arrays in a dict references (numpy 1.x writes
+# numpy.core.multiarray, numpy 2.x numpy._core.multiarray; the original CIFAR files, written
+# by Python 2, the former).
+_ALLOWED: dict[tuple[str, str], Any] = {
+    ("numpy.core.multiarray", "_reconstruct"): _Reconstruct(),
+    ("numpy._core.multiarray", "_reconstruct"): _Reconstruct(),
+    ("numpy", "ndarray"): _NDARRAY,
+    ("numpy", "dtype"): _DType(),
+    ("_codecs", "encode"): _Encode(),
+}
+_PLAIN = (str, bytes, int, float, bool, type(None), np.dtype, np.generic)
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return _ALLOWED[(module, name)]
+        except KeyError:
+            raise _Refused(f"the Python global {module}.{name}") from None
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise _Refused("a persistent reference")
+
+
+def _check_plain(obj: Any, depth: int = 0) -> None:
+    """Everything loaded is a plain container, scalar or numeric (non-object) array."""
+    if depth > 20:
+        raise _Refused("containers nested too deeply")
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            _check_plain(k, depth + 1)
+            _check_plain(v, depth + 1)
+    elif isinstance(obj, (list, tuple)):
+        if len(obj) and not all(type(v) in (int, str, float) for v in obj):  # fast path
+            for v in obj:
+                _check_plain(v, depth + 1)
+    elif isinstance(obj, np.ndarray):
+        if type(obj) is not np.ndarray or obj.dtype.hasobject:
+            raise _Refused("an array of Python objects (numpy dtype object)")
+    elif not isinstance(obj, _PLAIN):
+        raise _Refused(f"a {type(obj).__name__} object")
+
+
+def load_batch_file(path: Path, what: str, fix: str) -> dict:
+    """Load one dataset pickle safely: plain dicts, lists, strings, numbers and numeric numpy
+    arrays only; the only Python globals it may name are numpy's array/dtype reconstructors and
+    ``_codecs.encode`` (any other is refused before anything runs). Keys that are bytes are
+    decoded (latin1). Any problem is a one-line UserError that names ``path``, says it is not a
+    valid ``what``, and ends with ``fix``."""
+    def bad(reason: str) -> UserError:
+        reason = " ".join(str(reason).split())  # one line, whatever an exception said
+        return UserError(f"{path} is not a valid {what} ({reason}): {fix}")
+
+    try:
+        if not path.is_file():
+            raise bad("not a regular file")
+        size = path.stat().st_size
+        if size > MAX_PICKLE_BYTES:
+            raise bad(f"{size} bytes, more than any genuine one ({MAX_PICKLE_BYTES})")
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+            if len(head) < 2 or head[0] != 0x80 or not 2 <= head[1] <= pickle.HIGHEST_PROTOCOL:
+                raise bad("not a Python pickle: no pickle protocol header at its start")
+            fh.seek(0)
+            try:
+                obj = _RestrictedUnpickler(fh, encoding="latin1").load()
+                _check_plain(obj)
+            except _Refused as e:
+                raise UserError(f"{path} was refused: it holds {e}, which no valid {what} "
+                                f"contains (a crafted or foreign pickle; nothing in it was run): "
+                                f"{fix}") from None
+            except RecursionError:
+                raise bad("nested too deeply") from None
+            except UserError:
+                raise
+            except Exception as e:  # noqa: BLE001 - garbled pickles raise many types
+                raise bad(f"unreadable pickle: {type(e).__name__}: {e}"[:300]) from None
+    except OSError as e:
+        raise UserError(f"{path} cannot be read ({e.strerror or e}): {fix}") from None
+    if not isinstance(obj, dict):
+        raise bad(f"it holds a {type(obj).__name__}, not a dict")
+    return {(k.decode("latin1") if isinstance(k, bytes) else k): v for k, v in obj.items()}
+
+
+def _images(d: dict, key: str, width: int, bad: Callable[[str], UserError]) -> np.ndarray:
+    if key not in d:
+        raise bad(f"no '{key}' entry; it has {sorted(map(str, d))}")
+    x = d[key]
+    if not isinstance(x, np.ndarray) or x.dtype != np.uint8 or x.ndim != 2 \
+            or x.shape[1] != width:
+        desc = (f"{x.dtype} array of shape {x.shape}" if isinstance(x, np.ndarray)
+                else type(x).__name__)
+        raise bad(f"'{key}' is a {desc}, not uint8 N×{width}")
+    return x
+
+
+def _labels(d: dict, key: str, n: int, low: int, high: int,
+            bad: Callable[[str], UserError]) -> np.ndarray:
+    if key not in d:
+        raise bad(f"no '{key}' entry; it has {sorted(map(str, d))}")
+    raw = d[key]
+    if not isinstance(raw, (list, tuple, np.ndarray)):
+        raise bad(f"'{key}' is a {type(raw).__name__}, not a list of integers")
+    if isinstance(raw, (list, tuple)) and not all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in raw):
+        raise bad(f"'{key}' holds values that are not integers")
+    try:
+        y = np.asarray(raw)
+    except (ValueError, OverflowError, TypeError):
+        raise bad(f"'{key}' is not a list of integers") from None
+    if len(raw) == 0:
+        y = y.astype(np.int64)
+    if y.ndim != 1 or y.dtype.kind not in "iu":
+        raise bad(f"'{key}' is not a flat list of integers")
+    if len(y) != n:
+        raise bad(f"{len(y)} '{key}' for {n} images")
+    if len(y) and (y.min() < low or y.max() > high):
+        raise bad(f"'{key}' range {y.min()}..{y.max()} is outside {low}..{high}")
+    return y.astype(np.int64)
+
+
+# --------------------------------------------------------------------------------------------
+# Data units
+# --------------------------------------------------------------------------------------------
 
 @dataclass
 class Batch:
     images: torch.Tensor        # [B, 3, H, W], normalised
     labels: torch.Tensor        # true labels
     random_labels: torch.Tensor  # uniform labels for ZEROS-L, same seed
+
+
+# (class, dataset name, num_classes, resolved folder, files' (name, size, mtime)) -> arrays
+_CACHE: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _signature(files: list[Path]) -> tuple:
+    out = []
+    for f in files:
+        try:
+            st = f.stat()
+            out.append((f.name, st.st_size, st.st_mtime_ns))
+        except OSError:
+            out.append((f.name, -1, -1))
+    return tuple(out)
 
 
 class _ImageData:
@@ -40,16 +259,41 @@ class _ImageData:
 
     def __init__(self, root: Optional[str] = None, batch_size: int = 64, num_classes: int = 10):
         self.root, self.batch_size, self.num_classes = root, batch_size, num_classes
+        self._loaded: Optional[tuple[np.ndarray, np.ndarray]] = None
 
-    def _arrays(self) -> tuple[np.ndarray, np.ndarray]:
+    def _files(self) -> tuple[Path, list[Path]]:
+        """The dataset folder and the training files to read (all checked to exist)."""
+        raise NotImplementedError
+
+    def _read(self, folder: Path, files: list[Path]) -> tuple[np.ndarray, np.ndarray]:
         """All training images as uint8 [N, H, W, 3] and integer labels [N]."""
         raise NotImplementedError
+
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The training set, read once per process (per class, folder and file versions)."""
+        if self._loaded is None:
+            folder, files = self._files()
+            key = (type(self).__name__, self.name, self.num_classes, str(folder),
+                   _signature(files))
+            if key not in _CACHE:
+                images, labels = self._read(folder, files)
+                images.setflags(write=False)
+                labels.setflags(write=False)
+                _CACHE[key] = images, labels
+            self._loaded = _CACHE[key]
+            log.info("data=%s: %d training images in %s", self.name, len(self._loaded[1]),
+                     folder)
+        return self._loaded
+
+    def images_available(self) -> int:
+        """How many training images the batch is drawn from (reads the files if needed)."""
+        return int(len(self._arrays()[1]))
 
     def _root(self) -> Path:
         if not self.root:
             raise UserError(f"data={self.name} needs data.root=PATH (a folder holding the "
                             f"{self.name} files; nothing is downloaded), or use data=synthetic")
-        root = Path(os.path.expanduser(str(self.root)))
+        root = Path(os.path.expanduser(str(self.root))).resolve()
         if not root.is_dir():
             raise UserError(f"data.root={self.root} does not exist: point it at the folder that "
                             f"holds the {self.name} files, or use data=synthetic")
@@ -68,55 +312,114 @@ class _ImageData:
         return Batch(x.to(device, dtype), y.to(device), y_rand.to(device))
 
 
+# name -> (folder, training files, label key, classes, official archive)
+_CIFAR = {
+    "cifar10": ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], "labels", 10,
+                "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"),
+    "cifar100": ("cifar-100-python", ["train"], "fine_labels", 100,
+                 "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"),
+}
+
+
 class CIFAR(_ImageData):
-    """CIFAR-10 / CIFAR-100 training set through torchvision (``download=False``)."""
+    """CIFAR-10 / CIFAR-100 training set, read from the dataset's python pickles
+    (``cifar-10-batches-py/data_batch_1..5`` or ``cifar-100-python/train``). ``root`` is the
+    folder holding that folder, or that folder itself. Partial sets (fewer images per batch, as
+    in ../shared/data/cifar10_subset) load as they are; there is no md5 check."""
 
     def __init__(self, name: str = "cifar10", root: Optional[str] = None, batch_size: int = 64,
                  num_classes: int = 10):
         super().__init__(root, batch_size, num_classes)
+        if name not in _CIFAR:
+            raise UserError(f"data.name={name} is not a CIFAR set: use cifar10 or cifar100")
         self.name = name
 
-    def _arrays(self):
-        import torchvision
-
-        cls = torchvision.datasets.CIFAR100 if self.name == "cifar100" else torchvision.datasets.CIFAR10
+    def _files(self):
+        folder_name, names, _, _, url = _CIFAR[self.name]
         root = self._root()
-        try:
-            ds = cls(str(root), train=True, download=False)
-        except RuntimeError:
-            folder = "cifar-100-python" if self.name == "cifar100" else "cifar-10-batches-py"
-            raise UserError(f"data.root={self.root} holds no {self.name} ({folder}/ not found "
-                            "or corrupted): point data.root at its parent folder, or use "
-                            "data=synthetic") from None
-        return np.asarray(ds.data), np.asarray(ds.targets)
+        if (root / folder_name).is_dir():
+            folder = root / folder_name
+        elif root.name == folder_name or any((root / n).exists() for n in names):
+            folder = root
+        else:
+            raise UserError(f"data.root={self.root} holds no {folder_name}/ folder: point "
+                            f"data.root at the folder holding {folder_name}/ (or at "
+                            f"{folder_name}/ itself; unpacked from {url}), or use "
+                            "data=synthetic")
+        files = [folder / n for n in names]
+        missing = [f.name for f in files if not f.exists()]
+        if missing:
+            raise UserError(f"{folder} lacks {', '.join(missing)} (data={self.name} needs "
+                            f"{', '.join(names)}): restore the missing file(s) from {url}, "
+                            "or use data=synthetic")
+        return folder, files
+
+    def _read(self, folder, files):
+        _, _, label_key, classes, url = _CIFAR[self.name]
+        fix = f"replace it with the original from {url}, or use data=synthetic"
+        data, labels = [], []
+        for f in files:
+            d = load_batch_file(f, f"{self.name} python batch", fix)
+
+            def bad(reason: str, f: Path = f) -> UserError:
+                return UserError(f"{f} is not a valid {self.name} python batch ({reason}): "
+                                 f"{fix}")
+
+            x = _images(d, "data", 3072, bad)
+            data.append(x)
+            labels.append(_labels(d, label_key, len(x), 0, classes - 1, bad))
+        x, y = np.concatenate(data), np.concatenate(labels)
+        if len(y) == 0:
+            raise UserError(f"{folder} holds no training images: {fix}")
+        return x.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), y
 
 
 class ImageNet16(_ImageData):
     """ImageNet16-120 in NAS-Bench-201's format: pickled ``train_data_batch_*`` files with
-    ``data`` (N×3072 uint8) and 1-based ``labels``; classes 1..120 are kept."""
+    ``data`` (N×768 uint8, 16×16 RGB) and 1-based ``labels``; classes 1..num_classes are kept
+    (as 0..num_classes-1). ``root`` is the folder holding the files (or holding
+    ``ImageNet16/``)."""
 
     name = "imagenet16_120"
     mean, std = _IN16_MEAN, _IN16_STD
 
-    def _arrays(self):
-        files = sorted(self._root().glob("train_data_batch_*"))
+    def _files(self):
+        root = self._root()
+        folder = root
+        files = sorted(p for p in folder.glob("train_data_batch_*"))
+        if not files and (root / "ImageNet16").is_dir():
+            folder = root / "ImageNet16"
+            files = sorted(p for p in folder.glob("train_data_batch_*"))
         if not files:
             raise UserError(f"data.root={self.root} has no ImageNet16 train_data_batch_* files: "
                             "point it at the ImageNet16 folder, or use data=synthetic")
+        return folder, files
+
+    def _read(self, folder, files):
+        fix = ("replace it with the original ImageNet16 file (NAS-Bench-201's "
+               "ImageNet16-120 download), or use data=synthetic")
         data, labels = [], []
         for f in files:
-            with open(f, "rb") as fh:
-                d = pickle.load(fh, encoding="latin1")
-            data.append(np.asarray(d["data"], dtype=np.uint8))
-            labels.append(np.asarray(d["labels"]) - 1)
+            d = load_batch_file(f, "ImageNet16 batch", fix)
+
+            def bad(reason: str, f: Path = f) -> UserError:
+                return UserError(f"{f} is not a valid ImageNet16 batch ({reason}): {fix}")
+
+            x = _images(d, "data", 768, bad)
+            data.append(x)
+            labels.append(_labels(d, "labels", len(x), 1, 1000, bad) - 1)
         x, y = np.concatenate(data), np.concatenate(labels)
         keep = y < self.num_classes
+        if not keep.any():
+            raise UserError(f"{folder} holds no images of classes 1..{self.num_classes}: "
+                            "point data.root at the ImageNet16 folder, or use data=synthetic")
         return x[keep].reshape(-1, 3, 16, 16).transpose(0, 2, 3, 1), y[keep]
 
 
 class Synthetic(_ImageData):
     """Random normal images and uniform labels: for tests and for machines without datasets.
-    Results on it are labelled ``data=synthetic`` in every CSV; never real-data numbers."""
+    Results on it are labelled ``data=synthetic`` in every CSV; never real-data numbers.
+    ``images_available()`` is 0: there is no image set, each batch is generated."""
 
     name = "synthetic"
     synthetic = True
@@ -124,6 +427,9 @@ class Synthetic(_ImageData):
     def __init__(self, batch_size: int = 64, num_classes: int = 10, input_size: int = 32):
         super().__init__(None, batch_size, num_classes)
         self.input_size = input_size
+
+    def images_available(self) -> int:
+        return 0
 
     def batch(self, seed: int, dtype: torch.dtype, device: torch.device) -> Batch:
         gen = torch.Generator().manual_seed(seed)

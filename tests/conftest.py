@@ -10,6 +10,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_TABLE = REPO.parent / "shared" / "benchmarks" / "nb201" / "nats_tss_test_acc_200ep.csv"
+CIFAR10_SUBSET = REPO.parent / "shared" / "data" / "cifar10_subset"
 
 
 @pytest.fixture
@@ -18,6 +19,15 @@ def shared_table() -> Path:
     if not SHARED_TABLE.is_file():
         pytest.skip("../shared benchmark table absent (a clone outside the workspace)")
     return SHARED_TABLE
+
+
+@pytest.fixture
+def cifar10_subset() -> Path:
+    """The real CIFAR-10 subset beside the checkout (../shared/data/cifar10_subset, holding
+    cifar-10-batches-py/ with 4,660 training images); CI makes its absence an error."""
+    if not (CIFAR10_SUBSET / "cifar-10-batches-py").is_dir():
+        pytest.skip("../shared/data/cifar10_subset absent (a clone outside the workspace)")
+    return CIFAR10_SUBSET
 
 
 def freedarts(*args: str, cwd: Path | None = None, env: dict | None = None,
