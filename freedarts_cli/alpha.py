@@ -21,9 +21,13 @@ def check_scale(a: object) -> float:
 
 
 def draw_alpha(alpha: torch.Tensor, a: float) -> None:
-    """α = a · N(0, 1), in place (METHOD.md §1); drawn after the weights, as the authors do."""
+    """α = a · N(0, 1), in place (METHOD.md §1); drawn after the weights, as the authors do.
+
+    Drawn in float64 whatever α's dtype: torch's float32 and float64 normal streams differ, and a
+    float32 run must see the float64 run's α rounded, so that comparing numerics compares only
+    numerics (the weights are drawn the same way, ``Network.initialise``)."""
     with torch.no_grad():
-        alpha.copy_(a * torch.randn(alpha.shape, dtype=alpha.dtype, device="cpu"))
+        alpha.copy_(a * torch.randn(alpha.shape, dtype=torch.float64, device="cpu"))
 
 
 def active_ops(mask: torch.Tensor) -> list[list[int]]:

@@ -55,8 +55,9 @@ def build(node: DictConfig) -> Any:
 
 
 def resolve_dtype(name: Optional[str], method: Any) -> tuple[str, torch.dtype]:
-    """``dtype=null`` means the method's own (``method.dtype``): float64 for FreeDARTS (METHOD.md
-    §1), float32 for the rivals, as in their published code (their synflow is float64 anyway)."""
+    """``dtype=null`` means the method's own (``method.dtype``): FreeDARTS takes its scorer's
+    (float64 for SynFlow-α, METHOD.md §1; float32 for SNIP-α and GraSP-α), the rivals float32 as
+    in their published code (their synflow is float64 anyway)."""
     name = str(getattr(method, "dtype", "float64") if name is None else name)
     if name not in DTYPES:
         raise UserError(f"dtype={name} is not supported: use dtype=float64, float32 or null "
@@ -120,6 +121,7 @@ def search(cfg: DictConfig, out_dir: Optional[Path] = None, threads: Optional[in
         "space": space.name, "method": method.name, "scorer": found.scorer,
         "pruning": found.pruning, "seed": seed, "a": a, "dtype": dtype_name,
         "device": device.type, "data": data.name if data is not None else "none",
+        "data_images": data.images_available() if data is not None else 0,
         "arch": arch, "benchmark": benchmark.name, "benchmark_source": benchmark.source,
         **benchmark.query(arch), **space.describe(found.choice),
         "search_seconds": round(seconds, 4), "peak_memory_mb": round(memory.mb, 1),

@@ -3,6 +3,12 @@
 A scorer is called as ``scorer(supernet, batch) -> scores`` where ``scores`` has α's shape
 (edges × ops), NaN where an op was already pruned, and higher means "keep". ``batch`` is ``None``
 for data-agnostic scorers. Only ∂/∂α is needed, so weight gradients are never computed.
+
+Each scorer declares the numerics it needs (``dtype``, used when the run says ``dtype=null``):
+SynFlow-α's R is a product over the 15 cells of terms of order ``a``, which under- or overflows
+float32 (METHOD.md §1), so it runs in float64. SNIP-α, ZEROS-L and GraSP-α are gradients of a
+cross-entropy of order 1: float32 picks the same architectures as float64 on seeds 0–9 of real
+CIFAR-10 (``docs/numerics.md``) at a third of the cost, so they run in float32.
 """
 from __future__ import annotations
 
@@ -51,6 +57,7 @@ class SynFlow:
 
     name = "synflow"
     needs_data = False
+    dtype = "float64"
 
     def __call__(self, net: Supernet, batch: Optional[Batch] = None) -> torch.Tensor:
         shape = (1,) + tuple(net.input_shape)
@@ -68,6 +75,7 @@ class Snip:
     """
 
     needs_data = True
+    dtype = "float32"
 
     def __init__(self, random_labels: bool = False):
         self.random_labels = random_labels
@@ -90,6 +98,7 @@ class GraSP:
 
     name = "grasp"
     needs_data = True
+    dtype = "float32"
 
     def __call__(self, net: Supernet, batch: Optional[Batch]) -> torch.Tensor:
         x, y = _labelled(batch, False)

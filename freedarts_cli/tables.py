@@ -223,6 +223,9 @@ UNIT_TEXT = {"accuracy": "accuracy (%)", "error": "error (%)"}
 REFERENCE = "benchmark optimum"  # a reference row (the space's best), not a method
 
 
+CIFAR10_TRAIN_IMAGES = 50_000
+
+
 @dataclass
 class Cell:
     """One (row, column) of a published table: ours over the selected runs and the paper's."""
@@ -234,6 +237,7 @@ class Cell:
     paper_std: float = float("nan")
     paper_text: str = "–"
     data: str = ""                     # data of the runs used ("synthetic" is labelled)
+    images: float = float("nan")       # fewest training images any of its real-data runs had
     differs: dict = field(default_factory=dict)  # published setting -> the setting we ran
     devices: tuple = ()
     used: bool = False                 # a column we compute (not quoted, not text)
@@ -252,6 +256,13 @@ class PaperRow:
         return any(c.data == "synthetic" for c in self.cells.values())
 
     @property
+    def subset_images(self) -> int:
+        """Training images of a real-data row that ran on a subset of CIFAR-10 (0: the full
+        50,000, or no real images)."""
+        n = min((c.images for c in self.cells.values() if c.images == c.images), default=0)
+        return int(n) if 0 < n < CIFAR10_TRAIN_IMAGES else 0
+
+    @property
     def differs(self) -> dict:
         merged: dict = {}
         for c in self.cells.values():
@@ -266,6 +277,8 @@ class PaperRow:
             marks.append(f"quoted: {self.quoted}")
         if self.synthetic:
             marks.append("ours on synthetic data")
+        elif self.subset_images:
+            marks.append(f"ours on real CIFAR-10, subset: {self.subset_images:,} training images")
         if self.differs:
             marks.append("ours at " + ", ".join(f"{k}={v} (paper {p})"
                                                 for k, (v, p) in self.differs.items()))
@@ -432,6 +445,9 @@ def _fill(cell: Cell, df: pd.DataFrame, match: dict, setting: dict, search_data,
     cell.n = len(sel)
     if sel.empty or metric not in sel.columns:
         return
+    if "data_images" in sel.columns and cell.data not in ("", "none", "synthetic"):
+        images = pd.to_numeric(sel["data_images"], errors="coerce")
+        cell.images = images[images > 0].min()
     x = pd.to_numeric(sel[metric], errors="coerce")
     if unit == "error":
         x = 100.0 - x  # the paper reports test error: compare in its unit
@@ -459,6 +475,11 @@ def _notes(spec: dict, rows: list[PaperRow], unit: str, duplicates: int) -> list
         notes.append("[ours on synthetic data]: data-dependent scores ran on random images "
                      "(data=synthetic), NOT the paper's setting; rerun the experiment with "
                      "data=cifar10 data.root=... for the real numbers.")
+    if any(r.subset_images for r in rows):
+        notes.append("[ours on real CIFAR-10, subset: N training images]: the image-reading "
+                     "scores read one batch drawn from N real CIFAR-10 training images (the "
+                     "workspace's 5,506-image subset: 4,660 training + 846 test images), not "
+                     "from all 50,000; the architectures are looked up in the full benchmark.")
     if any(r.differs for r in rows):
         notes.append("[ours at k=v (paper p)]: no run at the published setting was found, so the "
                      "row shows runs at a reduced setting (e.g. CPU-sized options).")

@@ -9,7 +9,7 @@ from .conftest import freedarts
 FAST = ["space.N=1"]  # 3 cells instead of 15: the same code path, seconds faster
 
 RESULT_COLUMNS = ["space", "method", "scorer", "pruning", "seed", "a", "dtype", "device", "data",
-                  "arch", "benchmark_index", *ACCURACY_COLUMNS, "search_seconds",
+                  "data_images", "arch", "benchmark_index", *ACCURACY_COLUMNS, "search_seconds",
                   "peak_memory_mb", "freedarts_version", "torch_version", "git_commit"]
 
 
@@ -34,6 +34,33 @@ def test_default_search_without_benchmark(tmp_path):
     assert len(scores) == 30 and (scores[scores.op == "none"].score == 0).all()
     traj = pd.read_csv(tmp_path / "run" / "trajectory.csv")
     assert traj["arch"].iloc[-1] == arch
+
+
+def test_snip_search_on_real_cifar10_from_another_directory(tmp_path, cifar10_subset,
+                                                           shared_table):
+    """Issue 9's acceptance run: SNIP-α on the real subset, run from outside the checkout, in
+    the scorer's float32; the result records the data and how many images it was drawn from."""
+    out = freedarts("search", "scorer=snip", "data=cifar10", f"data.root={cifar10_subset}",
+                    "benchmark=table", f"benchmark.path={shared_table}",
+                    f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    row = pd.read_csv(tmp_path / "run" / "result.csv").iloc[0]
+    assert row["data"] == "cifar10" and row["data_images"] == 4660
+    assert row["dtype"] == "float32" and row["scorer"] == "snip"
+    assert row["cifar10_test"] > 80  # a real NB201 cell, looked up
+    assert "4660 training images" in out.stderr + out.stdout
+
+
+def test_a_garbage_cifar_folder_is_one_line_and_exit_2(tmp_path):
+    folder = tmp_path / "bad" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    (folder / "data_batch_1").write_bytes(bytes(range(256)) * 20)
+    out = freedarts("search", "scorer=snip", "data=cifar10", f"data.root={tmp_path}/bad",
+                    "benchmark=none", f"hydra.run.dir={tmp_path}/run")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "cifar-10-batches-py" in errors[0]
+    assert not (tmp_path / "run" / "result.csv").exists()
 
 
 def test_iterative_search_with_the_shared_table(tmp_path, shared_table):

@@ -120,3 +120,15 @@ def test_grasp_hessian_vector_product_matches_finite_differences():
 def test_label_scorers_need_a_batch():
     with pytest.raises(Exception, match="data"):
         Snip()(small_net(), None)
+
+
+def test_each_scorer_declares_its_numerics_and_freedarts_takes_them():
+    from freedarts_cli.methods.freedarts import FreeDARTS
+    from freedarts_cli.pruner import OneShot
+    from freedarts_cli.runner import resolve_dtype
+
+    assert SynFlow().dtype == "float64"  # a product over 15 cells of O(a) terms
+    assert Snip().dtype == Snip(random_labels=True).dtype == GraSP().dtype == "float32"
+    assert resolve_dtype(None, FreeDARTS(Snip(), OneShot())) == ("float32", torch.float32)
+    assert resolve_dtype(None, FreeDARTS(SynFlow(), OneShot())) == ("float64", torch.float64)
+    assert resolve_dtype("float64", FreeDARTS(Snip(), OneShot())) == ("float64", torch.float64)

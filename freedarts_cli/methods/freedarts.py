@@ -12,7 +12,6 @@ class FreeDARTS:
     rule (one-shot, iterative) come from their own config groups."""
 
     name = "freedarts"
-    dtype = "float64"  # METHOD.md §1: float32 under/overflows SynFlow-α for small/large a
     spaces = None  # every space
 
     def __init__(self, scorer, pruning):
@@ -21,6 +20,12 @@ class FreeDARTS:
     @property
     def needs_data(self) -> bool:
         return self.scorer.needs_data
+
+    @property
+    def dtype(self) -> str:
+        """The scorer's numerics (``dtype=null``): float64 for SynFlow-α, float32 for the
+        loss-gradient scores (see :mod:`freedarts_cli.scorer`)."""
+        return self.scorer.dtype
 
     def search(self, ctx: Context) -> Found:
         space = ctx.space
