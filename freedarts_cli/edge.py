@@ -17,7 +17,7 @@ class MixedEdge(nn.Module):
     multiplied by zero, so later pruning rounds get cheaper. ``none`` is left out of the sum too:
     its term ``α·(0·x)`` is exactly zero and so is its α-gradient, with or without it (a third of
     the supernet's element-wise work with a batch of images); an edge left with only ``none``
-    still outputs ``α·(0·x)``.
+    still outputs ``α·(0·x)``. The weighted sum and its gradients are one :class:`WeightedSum`.
     """
 
     def __init__(self, ops: Sequence[nn.Module]):
@@ -30,21 +30,45 @@ class MixedEdge(nn.Module):
 
     def forward(self, x: torch.Tensor, alpha: Sequence[torch.Tensor], active: Sequence[int],
                 shared: dict | None = None) -> torch.Tensor:
-        out = None
-        for k in active:
-            if self.zero[k]:
-                continue
+        kept = [k for k in active if not self.zero[k]]
+        if not kept:  # only none left on this edge
+            return alpha[active[0]] * self.ops[active[0]](x)
+        ys = []
+        for k in kept:
             if shared is not None and self.stateless[k]:
                 if k not in shared:
                     shared[k] = self.ops[k](x)
-                y = shared[k]
+                ys.append(shared[k])
             else:
-                y = self.ops[k](x)
-            term = alpha[k] * y
-            out = term if out is None else out + term
-        if out is None:  # only none left on this edge
-            return alpha[active[0]] * self.ops[active[0]](x)
+                ys.append(self.ops[k](x))
+        return WeightedSum.apply(torch.stack([alpha[k] for k in kept]), *ys)
+
+
+class WeightedSum(torch.autograd.Function):
+    """``Σ_k w_k · y_k`` for scalar weights ``w`` (the mixed edge's raw α), with its gradients
+    written out: ``∂/∂y_k = w_k · g`` and ``∂/∂w_k = ⟨g, y_k⟩``.
+
+    Autograd's own ``w_k * y_k`` then ``+`` costs a product, a temporary ``g ⊙ y_k`` and its sum
+    per op; here the forward accumulates in place and ∂/∂w_k is one dot product. The backward is
+    made of differentiable operations, so GraSP-α's second derivative goes through it.
+    """
+
+    @staticmethod
+    def forward(ctx, w: torch.Tensor, *ys: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(w, *ys)
+        out = ys[0] * w[0]
+        for k in range(1, len(ys)):
+            out.addcmul_(ys[k], w[k])
         return out
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor):
+        w, *ys = ctx.saved_tensors
+        flat = g.reshape(-1)
+        grad_w = (torch.stack([torch.dot(flat, y.reshape(-1)) for y in ys])
+                  if ctx.needs_input_grad[0] else None)
+        grad_ys = [g * w[k] if ctx.needs_input_grad[k + 1] else None for k in range(len(ys))]
+        return (grad_w, *grad_ys)
 
 
 def dense_cell(edges: Sequence[MixedEdge], nodes: list, total: int, alpha, active) -> list:

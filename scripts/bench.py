@@ -136,14 +136,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    parser.add_argument("--only", default="", help="run only cases whose name contains this")
+    parser.add_argument("--only", default="", help="run only cases whose name contains one of "
+                        "these comma-separated words")
     parser.add_argument("--data-root", default=str(REPO.parent / "shared" / "data" /
                                                   "cifar10_subset"),
                         help="CIFAR-10 for the label-dependent cases")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    cases = [c for c in CASES if args.only in c[0]]
+    cases = [c for c in CASES if any(word in c[0] for word in args.only.split(","))]
     seconds: dict[str, list[float]] = {name: [] for name, *_ in cases}
     memory: dict[str, float] = {name: 0.0 for name, *_ in cases}
     bound: dict[str, str] = {}
