@@ -398,7 +398,7 @@ def paper_table(df: pd.DataFrame, table_id: str) -> PaperTable:
     values = published.values(table_id)
     df, duplicates = drop_duplicate_runs(df)
     # the columns a cell may filter on or average (fewer columns: faster selections)
-    needed = {"data", "device", "search_seconds", *ACCURACY_METRICS}
+    needed = {"data", "data_images", "device", "search_seconds", *ACCURACY_METRICS}
     for part in [spec, *spec["columns"], *spec["rows"].values()]:
         needed |= set(part.get("match") or {}) | set(part.get("setting") or {})
     needed |= {c["metric"].format(dataset=r.get("dataset", "")) for c in spec["columns"]

@@ -313,6 +313,21 @@ def test_real_data_runs_are_preferred_over_synthetic(tmp_path):
     assert not tenas.synthetic and tenas.cells["cifar10_test"].ours_mean == 90.0
 
 
+def test_runs_on_a_cifar10_subset_are_labelled_with_its_size(tmp_path):
+    rows = [r for r in fake_runs(seeds=2) if r["method"] == "tenas"]
+    write_tree(tmp_path / "subset", [dict(r, data="cifar10", data_images=4660) for r in rows],
+               trajectories=False)
+    t = paper_table(collect([tmp_path]), "conf_table1")
+    tenas = next(r for r in t.rows if r.id == "tenas")
+    assert "[ours on real CIFAR-10, subset: 4,660 training images]" in tenas.display_label()
+    assert any("subset" in n for n in t.notes)
+    # the full training set is not a subset
+    write_tree(tmp_path / "full", [dict(r, data="cifar10", data_images=50000, seed=r["seed"] + 9)
+                                   for r in rows], trajectories=False)
+    t = paper_table(collect([tmp_path / "full"]), "conf_table1")
+    assert "subset" not in next(r for r in t.rows if r.id == "tenas").display_label()
+
+
 def test_nats_rows_use_their_dataset_and_column_method(tree):
     _, df, collected = tree
     t = paper_table(collected, "nats_search")
