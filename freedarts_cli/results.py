@@ -1,7 +1,6 @@
 """Result files and provenance: atomic CSV writes, peak memory, versions, git commit."""
 from __future__ import annotations
 
-import ctypes
 import functools
 import os
 import resource
@@ -40,12 +39,12 @@ class PeakMemory:
     ``/proc/self/clear_refs``, so the figure belongs to the block even when several runs share a
     process (a multirun sweep); elsewhere it falls back to the process-lifetime ``ru_maxrss``.
     The figure is the whole process's RSS (interpreter and torch included), not an increment.
-    Memory an earlier run freed but the C allocator kept is handed back first (glibc's
-    ``malloc_trim``), so a small run after a large one in the same process is not charged for it.
+    In one process it includes what an earlier, larger run freed but the C allocator kept, so
+    it is an upper bound there (handing that memory back with ``malloc_trim`` first was tried:
+    the next SNIP-α run then paid ~0.8 s of page faults).
     """
 
     def __enter__(self) -> "PeakMemory":
-        _release_freed_memory()
         try:
             Path("/proc/self/clear_refs").write_text("5")
             self._proc = True
@@ -62,13 +61,6 @@ class PeakMemory:
                     return
         scale = 1024 * 1024 if sys.platform == "darwin" else 1024
         self.mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
-
-
-def _release_freed_memory() -> None:
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to hand back this way
-        pass
 
 
 @functools.lru_cache(maxsize=1)
