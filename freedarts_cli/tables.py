@@ -321,11 +321,15 @@ def _equals(col: pd.Series, value) -> pd.Series:
 
 
 def _select(df: pd.DataFrame, match: dict) -> pd.DataFrame:
-    """The rows whose columns equal ``match`` (none if a column is missing)."""
+    """The rows whose columns equal ``match`` (none if a column is missing); a value
+    ``{min: x}`` matches numbers ≥ x (e.g. any warm-up, while the setting names the paper's)."""
     keep = np.ones(len(df), dtype=bool)
     for key, value in match.items():
         if key not in df.columns:
             return df.iloc[0:0]
+        if isinstance(value, dict) and set(value) == {"min"}:
+            keep &= (pd.to_numeric(df[key], errors="coerce") >= value["min"]).to_numpy(dtype=bool)
+            continue
         keep &= _equals(df[key], value).to_numpy(dtype=bool)
     return df[keep]
 

@@ -85,4 +85,4 @@ sweep nats_search small_rs '+experiment/row=rs_nwot,rs_snip,rs_combined' 'seed=r
 sweep nats_search small_ae '+experiment/row=ae_nwot,ae_snip,ae_combined' 'seed=range(3)' ++method.n_models=50 ++method.population=16 ++method.tournament=4
 sweep nats_search small_aew '+experiment/row=aew_nwot,aew_snip,aew_combined' 'seed=range(3)' ++method.n_models=50 ++method.population=16 ++method.tournament=4 ++method.warmup=32
 
-tables
+[ -n "${SKIP_TABLES:-}" ] || tables  # SKIP_TABLES=1: sweeps only (e.g. one ONLY part at a time)

@@ -423,3 +423,15 @@ def test_a_setting_the_runs_did_not_record_is_not_a_difference(tmp_path):
     write_tree(tmp_path, rows, trajectories=False)
     t = paper_table(collect([tmp_path]), "zcpt_table5")
     assert all(not r.differs and r.cells["cifar10_test"].n == 1 for r in t.rows)
+
+
+def test_a_min_match_selects_any_warmup_and_the_setting_labels_it():
+    """nats_search's warm-up columns: runs at a CPU-sized warm-up (32) must fill the column,
+    labelled against the paper's 128, and warm-up 0 runs must not."""
+    import pandas as pd
+    from freedarts_cli.tables import _prefer_setting, _select
+    df = pd.DataFrame({"method": ["evolution"] * 3, "warmup": [0, 32, 32]})
+    sel = _select(df, {"method": "evolution", "warmup": {"min": 1}})
+    assert list(sel["warmup"]) == [32, 32]
+    _, differs = _prefer_setting(sel, {"warmup": 128})
+    assert differs == {"warmup": ("32", 128)}
