@@ -9,8 +9,9 @@ from torch import nn
 
 from freedarts_cli.data import Batch, Synthetic
 from freedarts_cli.errors import UserError
-from freedarts_cli.proxies import (COMBINED, PROXIES, ProxyError, combine, percentile_ranks,
-                                   relu_kernel, resolve)
+from freedarts_cli.proxies import (AGGREGATES, PROXIES, ProxyError, combine, percentile_ranks,
+                                   resolve)
+from freedarts_cli.proxies.activation import relu_kernel
 from freedarts_cli.spaces.nb201 import NB201Space
 
 CPU = torch.device("cpu")
@@ -49,11 +50,13 @@ def test_registry_names_and_data_needs():
                             "nwot"}
     assert [n for n, p in PROXIES.items() if not p.needs_data] == ["synflow"]
     assert PROXIES["synflow"].dtype == F64
-    parts, weights = resolve("combined")
-    assert [p.name for p in parts] == ["nwot", "synflow"] and weights == [0.6, 0.4]
-    assert set(COMBINED) == {"combined"}
+    parts, combine_fn = resolve("combined")
+    assert [p.name for p in parts] == ["nwot", "synflow"]
+    columns = [[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]]
+    assert combine_fn(columns) == pytest.approx(combine(columns, [0.6, 0.4]))
+    assert {"combined"} <= set(AGGREGATES)
     with pytest.raises(UserError, match="synflow.*combined"):
-        resolve("zen")
+        resolve("nope")
 
 
 def test_synflow_matches_a_brute_force_computation_on_a_copy():

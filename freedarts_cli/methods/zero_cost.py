@@ -26,14 +26,14 @@ class Scores:
 
     ``evaluate(choice)`` returns the raw values of one architecture (one per proxy). An
     architecture met again reuses its first values, so a search's ranking never depends on how
-    often it met an architecture. With ``weights`` the raw values are combined by
-    :func:`proxies.combine` over *all* architectures scored so far; otherwise the single raw
+    often it met an architecture. An aggregate's ``combine`` (:data:`proxies.AGGREGATES`) turns
+    the raw values of *all* architectures scored so far into scores; otherwise the single raw
     value is the score.
     """
 
     def __init__(self, evaluate: Callable[[list[int]], Sequence[float]],
-                 weights: Optional[Sequence[float]] = None):
-        self._evaluate, self._weights = evaluate, weights
+                 combine: Optional[proxies.Combine] = None):
+        self._evaluate, self._combine = evaluate, combine
         self.choices: list[list[int]] = []
         self._raw: list[Sequence[float]] = []
         self._index: dict[tuple, int] = {}
@@ -56,8 +56,8 @@ class Scores:
         """The score of every scored architecture, in scoring order (higher = better)."""
         if self._values is None:
             raw = np.asarray(self._raw, dtype=np.float64).reshape(len(self._raw), -1)
-            self._values = raw[:, 0] if self._weights is None else \
-                proxies.combine(raw.T, self._weights)
+            self._values = raw[:, 0] if self._combine is None else \
+                np.asarray(self._combine(raw.T), dtype=np.float64)
         return self._values
 
     def best(self, choices: Sequence[list[int]]) -> list[int]:
@@ -76,7 +76,7 @@ def proxy_scores(proxy: str, ctx: Context, batch: Optional[Batch]) -> Scores:
     initialised (global torch RNG, seeded by the runner) in ``ctx.dtype`` unless the proxy
     needs another dtype (synflow: float64); proxies of a combination share one network when
     their dtypes agree (every proxy restores the network it scored)."""
-    parts, weights = proxies.resolve(proxy)
+    parts, combine = proxies.resolve(proxy)
 
     def evaluate(choice: list[int]) -> list[float]:
         nets: dict[torch.dtype, torch.nn.Module] = {}
@@ -88,7 +88,7 @@ def proxy_scores(proxy: str, ctx: Context, batch: Optional[Batch]) -> Scores:
             values.append(p(nets[dtype], batch))
         return values
 
-    return Scores(evaluate, weights)
+    return Scores(evaluate, combine)
 
 
 def _positive(name: str, value) -> int:

@@ -103,8 +103,8 @@ def test_evolution_climbs_a_known_fitness():
 def test_options_are_checked():
     with pytest.raises(UserError, match="warmup=10"):
         Evolution(warmup=10, population=64)
-    with pytest.raises(UserError, match="method.proxy=zen"):
-        Evolution(proxy="zen")
+    with pytest.raises(UserError, match="proxy=nope is not known"):
+        Evolution(proxy="nope")
     assert Evolution("nwot").needs_data and not Evolution("synflow").needs_data
 
 

@@ -9,7 +9,7 @@ from freedarts_cli.methods import Context
 from freedarts_cli.methods.evolution import RandomSearch
 from freedarts_cli.methods.random import Random
 from freedarts_cli.methods.zero_cost import NASWOT, Scores, ZeroCost
-from freedarts_cli.proxies import PROXIES, combine
+from freedarts_cli.proxies import AGGREGATES, PROXIES, combine
 from freedarts_cli.spaces.nb201 import NB201Space
 
 from ..conftest import freedarts
@@ -66,8 +66,8 @@ def test_data_needs_follow_the_proxy():
     assert not ZeroCost("synflow").needs_data
     assert ZeroCost("snip").needs_data and ZeroCost("combined").needs_data
     assert NASWOT().needs_data
-    with pytest.raises(UserError, match="method.proxy=zen"):
-        ZeroCost("zen")
+    with pytest.raises(UserError, match="proxy=nope is not known"):
+        ZeroCost("nope")
     with pytest.raises(UserError, match="n_samples=0"):
         ZeroCost("synflow", n_samples=0)
 
@@ -87,7 +87,7 @@ def test_scores_score_each_architecture_once():
 
 def test_combined_scores_rank_over_everything_scored_so_far():
     raw = {(0,): (5.0, 1e20), (1,): (7.0, 1e3), (2,): (6.0, 0.0)}
-    scores = Scores(lambda c: raw[tuple(c)], weights=[0.6, 0.4])
+    scores = Scores(lambda c: raw[tuple(c)], AGGREGATES["combined"].combine)
     # percentiles (nwot, synflow): [0] (¼, ¾) -> .45, [1] (¾, ¼) -> .55
     assert scores.best([[0], [1]]) == [1]
     assert scores.samples()[0][1] == pytest.approx(0.45)
@@ -154,7 +154,7 @@ def test_cli_random_search_combined(tmp_path):
 
 def test_combined_helper_is_what_scores_use():
     raw = [(1.0, 5.0), (3.0, 1.0), (2.0, 9.0)]
-    scores = Scores(lambda c: raw[c[0]], weights=[0.6, 0.4])
+    scores = Scores(lambda c: raw[c[0]], AGGREGATES["combined"].combine)
     for i in range(3):
         scores.add([i])
     expected = combine([[r[0] for r in raw], [r[1] for r in raw]], [0.6, 0.4])
