@@ -69,6 +69,21 @@ def search_app(cfg: DictConfig) -> None:
     print(f"results: {out_dir / 'result.csv'}")
 
 
+@hydra.main(config_path=config_dir(), config_name="correlate", version_base="1.3")
+def correlate_app(cfg: DictConfig) -> None:
+    from . import correlation, study
+
+    try:
+        out_dir = Path(HydraConfig.get().runtime.output_dir)
+        summary = study.run(cfg, out_dir=out_dir, threads=_threads(cfg))
+    except UserError as err:
+        _report(err)
+        return
+    print(correlation.markdown(summary))
+    print(f"scores: {out_dir / correlation.SCORE_TABLE}")
+    print(f"correlations: {out_dir / 'correlation.csv'}")
+
+
 @hydra.main(config_path=config_dir(), config_name="tables", version_base="1.3")
 def tables_app(cfg: DictConfig) -> None:
     from . import tables
@@ -136,6 +151,9 @@ def genotype_info(argv: list[str]) -> None:
 COMMANDS = {
     "search": (search_app, "search one architecture: freedarts search space=nb201 scorer=synflow"
                            " [pruning=iterative seed=0 a=1e-3 ...]; sweeps with -m"),
+    "correlate": (correlate_app, "the proxy study: freedarts correlate proxy=synflow,nwot "
+                                 "n_archs=1000|all seed=0,1 [shard=i/k] -> per-architecture "
+                                 "scores, Kendall tau / Spearman rho with NB201 accuracies"),
     "tables": (tables_app, "aggregate result.csv files: freedarts tables PATH... "
                            "-> mean ± std and best run per group (Markdown + CSV + LaTeX); "
                            "table=<id>: a published table, ours beside the paper's"),
@@ -177,6 +195,23 @@ def _paths_to_override(args: list[str]) -> list[str]:
     return hydra_args
 
 
+# correlate options that take several values in one run (a sweep over them needs -m and [...]).
+_LIST_OPTIONS = ("proxy", "seed")
+
+
+def _lists_to_override(args: list[str]) -> list[str]:
+    """Without ``-m``, ``proxy=a,b`` means one run scoring both: Hydra's ``proxy=[a,b]``."""
+    if any(a in ("-m", "--multirun") for a in args):
+        return args
+    out = []
+    for arg in args:
+        key, eq, value = arg.partition("=")
+        if eq and key in _LIST_OPTIONS and "," in value and not value.startswith("["):
+            arg = f"{key}=[{value}]"
+        out.append(arg)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
@@ -189,6 +224,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     if command in ("tables", "figures"):
         rest = _paths_to_override(rest)
+    if command == "correlate":
+        rest = _lists_to_override(rest)
     if command == "genotype-info":  # plain arguments, not a Hydra app
         genotype_info(rest)
         return

@@ -1,0 +1,238 @@
+"""How well a proxy ranks architectures: rank correlations with trained accuracy.
+
+The proxy study (``freedarts correlate``) scores architectures into a per-architecture table
+(``proxy_scores.csv``: arch, proxy, seed, value, seconds); this module turns such tables into the
+numbers the papers report. For each proxy, dataset and seed: Kendall's τ_b and Spearman's ρ
+between the proxy values and the benchmark's test accuracy, and the Spearman ρ over the top 10 %
+of architectures by that accuracy (the student report's Table II); then mean ± std over seeds.
+
+Aggregates (``combined``, ``az_nas``, ``vkdnw_agg``) are computed here from their parts' columns,
+per seed, over the architectures that every part scored.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import UserError
+from .proxies import AGGREGATES, PROXIES, ranks
+
+SCORE_TABLE = "proxy_scores.csv"
+SCORE_COLUMNS = ("arch", "proxy", "seed", "value", "seconds")
+# dataset -> the benchmark column its correlations are measured against
+DATASETS = {"cifar10": "cifar10_test", "cifar100": "cifar100_test",
+            "imagenet16_120": "imagenet16_120_test"}
+METRICS = ("kendall", "spearman", "top10_spearman")
+TOP_FRACTION = 0.10
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float:
+    """Spearman's ρ: the Pearson correlation of the mid-ranks (ties share their average rank,
+    -inf ranks lowest). NaN when either side is constant."""
+    rx, ry = ranks(x), ranks(y)
+    if len(rx) < 2 or rx.std() == 0 or ry.std() == 0:
+        return math.nan
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def _tied_pairs(sorted_values: np.ndarray) -> int:
+    _, counts = np.unique(sorted_values, return_counts=True)
+    return int((counts * (counts - 1) // 2).sum())
+
+
+def _inversions(values: np.ndarray) -> int:
+    """Pairs i < j with values[i] > values[j] (strictly), by a Fenwick tree over ranks."""
+    _, dense = np.unique(values, return_inverse=True)
+    dense = dense.reshape(-1) + 1
+    size = int(dense.max()) if len(dense) else 0
+    tree = [0] * (size + 1)
+    seen, total = 0, 0
+    for r in dense.tolist():
+        at_most, i = 0, r  # earlier values <= this one
+        while i > 0:
+            at_most += tree[i]
+            i -= i & -i
+        total += seen - at_most
+        i = r
+        while i <= size:
+            tree[i] += 1
+            i += i & -i
+        seen += 1
+    return total
+
+
+def kendall(x: Sequence[float], y: Sequence[float]) -> float:
+    """Kendall's τ_b (ties in either variable corrected), O(n log n) by Knight's algorithm:
+    sort by (x, y); discordant pairs are the strict inversions of y in that order.
+
+    ``τ_b = (n0 − n1 − n2 + n3 − 2·D) / √((n0 − n1)(n0 − n2))`` with n0 all pairs, n1 / n2 the
+    pairs tied in x / y, n3 those tied in both, D the discordant pairs.
+    """
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    n = len(x)
+    if n < 2:
+        return math.nan
+    order = np.lexsort((y, x))
+    xs, ys = x[order], y[order]
+    n0 = n * (n - 1) // 2
+    n1 = _tied_pairs(xs)
+    n2 = _tied_pairs(ys)
+    pairs = np.stack([xs, ys], axis=1)
+    _, joint = np.unique(pairs, axis=0, return_counts=True)
+    n3 = int((joint * (joint - 1) // 2).sum())
+    if n0 == n1 or n0 == n2:
+        return math.nan
+    discordant = _inversions(ys)
+    return float((n0 - n1 - n2 + n3 - 2 * discordant) / math.sqrt((n0 - n1) * (n0 - n2)))
+
+
+def top_spearman(x: Sequence[float], accuracy: Sequence[float],
+                 fraction: float = TOP_FRACTION) -> float:
+    """Spearman's ρ over the architectures whose accuracy is in the top ``fraction``."""
+    acc = np.asarray(accuracy, dtype=np.float64)
+    k = max(2, int(math.ceil(fraction * len(acc))))
+    top = np.argsort(-acc, kind="stable")[:k]
+    return spearman(np.asarray(x, dtype=np.float64)[top], acc[top])
+
+
+METRIC_FUNCTIONS = {"kendall": kendall, "spearman": spearman, "top10_spearman": top_spearman}
+
+
+def read_scores(paths: Iterable[Path]) -> pd.DataFrame:
+    """The score tables, concatenated; an (arch, proxy, seed) scored in two tables (two shards
+    that overlapped, a copied folder) is kept once. A table that is not a score table is named."""
+    frames = []
+    for path in paths:
+        try:
+            df = pd.read_csv(path)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+            raise UserError(f"{path}: not a proxy score table ({type(err).__name__}): delete it "
+                            "or rerun freedarts correlate into that folder") from None
+        missing = [c for c in SCORE_COLUMNS if c not in df.columns]
+        if missing:
+            raise UserError(f"{path}: not a proxy score table (no column {', '.join(missing)})")
+        frames.append(df[list(SCORE_COLUMNS)])
+    if not frames:
+        return pd.DataFrame(columns=list(SCORE_COLUMNS))
+    scores = pd.concat(frames, ignore_index=True)
+    scores["value"] = pd.to_numeric(scores["value"], errors="coerce")
+    return scores.drop_duplicates(["arch", "proxy", "seed"], keep="first")
+
+
+def columns_for(scores: pd.DataFrame, proxy: str, seed) -> pd.Series:
+    """Values of ``proxy`` by architecture for one seed; an aggregate's score comes from its
+    parts' columns over the architectures every part scored (finitely or -inf)."""
+    at_seed = scores[scores["seed"] == seed]
+    if proxy in AGGREGATES:
+        agg = AGGREGATES[proxy]
+        wide = at_seed.pivot_table(index="arch", columns="proxy", values="value",
+                                   aggfunc="first")
+        if any(p not in wide.columns for p in agg.parts):
+            return pd.Series(dtype=np.float64)
+        wide = wide[list(agg.parts)].dropna()
+        return pd.Series(agg.combine([wide[p].to_numpy() for p in agg.parts]), index=wide.index)
+    one = at_seed[at_seed["proxy"] == proxy].set_index("arch")["value"]
+    return one.dropna()
+
+
+def study_proxies(scores: pd.DataFrame) -> list[str]:
+    """The proxies a score table can report: its network proxies, then every aggregate whose
+    parts it holds (in registry order)."""
+    present = [p for p in dict.fromkeys(scores["proxy"])]
+    aggregates = [a for a, agg in AGGREGATES.items() if all(p in present for p in agg.parts)]
+    return present + aggregates
+
+
+def correlations(scores: pd.DataFrame, accuracy: pd.DataFrame,
+                 proxies: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per proxy × dataset × metric × seed: the correlation over the architectures both
+    scored by the proxy and known to the benchmark (``accuracy``: indexed by arch, with the
+    :data:`DATASETS` columns). ``failed``: architectures whose value was not finite (left out)."""
+    rows = []
+    for proxy in (proxies or study_proxies(scores)):
+        for seed in sorted(scores["seed"].unique()):
+            values = columns_for(scores, proxy, seed)
+            mine = scores[(scores["seed"] == seed) & (scores["proxy"] == proxy)]
+            failed = int(mine["value"].isna().sum())
+            for dataset, column in DATASETS.items():
+                if column not in accuracy.columns:
+                    continue
+                acc = accuracy[column].reindex(values.index)
+                known = acc.notna().to_numpy()
+                x, y = values.to_numpy()[known], acc.to_numpy()[known]
+                for metric, fn in METRIC_FUNCTIONS.items():
+                    rows.append({"proxy": proxy, "dataset": dataset, "metric": metric,
+                                 "seed": seed, "value": fn(x, y) if len(x) > 1 else math.nan,
+                                 "n_archs": int(len(x)), "failed": failed})
+    return pd.DataFrame(rows, columns=["proxy", "dataset", "metric", "seed", "value", "n_archs",
+                                       "failed"])
+
+
+def summarise(per_seed: pd.DataFrame) -> pd.DataFrame:
+    """Mean ± population std over seeds of each proxy × dataset × metric."""
+    if per_seed.empty:
+        return pd.DataFrame(columns=["proxy", "dataset", "metric", "mean", "std", "n_seeds",
+                                     "n_archs", "failed"])
+    grouped = per_seed.groupby(["proxy", "dataset", "metric"], sort=False)
+    out = grouped.agg(mean=("value", "mean"), std=("value", lambda v: float(np.std(v))),
+                      n_seeds=("seed", "nunique"), n_archs=("n_archs", "min"),
+                      failed=("failed", "max")).reset_index()
+    return out
+
+
+def seconds_per_arch(scores: pd.DataFrame) -> pd.DataFrame:
+    """Median and total proxy seconds per architecture (network proxies only)."""
+    timed = scores[scores["proxy"].isin(PROXIES)]
+    g = timed.groupby("proxy", sort=False)["seconds"]
+    return pd.DataFrame({"median_s": g.median(), "total_s": g.sum(), "n": g.size()}).reset_index()
+
+
+def accuracy_table(benchmark, archs: Iterable[str]) -> pd.DataFrame:
+    """The benchmark's test accuracies of ``archs`` (rows NaN where it does not know one)."""
+    rows: list[Mapping] = []
+    for arch in archs:
+        row = benchmark.query(arch)
+        rows.append({"arch": arch, **{c: row.get(c, math.nan) for c in DATASETS.values()}})
+    return pd.DataFrame(rows).set_index("arch")
+
+
+DATASET_LABELS = {"cifar10": "C10", "cifar100": "C100", "imagenet16_120": "IN16"}
+METRIC_LABELS = {"kendall": "τ", "spearman": "ρ", "top10_spearman": "top-10% ρ"}
+
+
+def markdown(summary: pd.DataFrame, published: Mapping | None = None,
+             images: Mapping[str, str] | None = None) -> str:
+    """One row per proxy, one column per dataset × metric: ``mean ± std`` over seeds, and the
+    published value after a bar where ``published[(proxy, dataset, metric)]`` has one."""
+    if summary.empty:
+        return "(no scores yet)"
+    published = published or {}
+    cols = [(d, m) for d in DATASETS for m in METRICS
+            if ((summary["dataset"] == d) & (summary["metric"] == m)).any()]
+    head = ["proxy", "n archs", "seeds"] + [f"{DATASET_LABELS[d]} {METRIC_LABELS[m]}"
+                                            for d, m in cols]
+    if images:
+        head.append("images")
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for proxy, rows in summary.groupby("proxy", sort=False):
+        cells = [proxy, f"{int(rows['n_archs'].min()):,}", str(int(rows["n_seeds"].max()))]
+        for d, m in cols:
+            hit = rows[(rows["dataset"] == d) & (rows["metric"] == m)]
+            cell = "" if hit.empty else _pm(hit["mean"].iloc[0], hit["std"].iloc[0],
+                                            int(hit["n_seeds"].iloc[0]))
+            paper = published.get((proxy, d, m))
+            cells.append(f"{cell} \\| {paper:.3f}" if paper is not None and cell else cell)
+        if images:
+            cells.append(images.get(proxy, ""))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _pm(mean: float, std: float, n: int) -> str:
+    if math.isnan(mean):
+        return "n/a"
+    return f"{mean:.3f}" if n < 2 else f"{mean:.3f} ± {std:.3f}"

@@ -1,0 +1,235 @@
+"""The proxy study behind ``freedarts correlate``: proxies × architectures × seeds.
+
+Every (architecture, seed) gets one freshly initialised network (``torch.manual_seed(seed)``
+before it is built, and again before each proxy, so a value never depends on what was scored
+before it: a resumed or sharded run gives the same numbers). Each value is appended to
+``proxy_scores.csv`` as soon as it exists, one ``write`` + ``fsync`` per architecture, so a
+killed run loses at most the architecture it was scoring; rerunning into the same folder
+(``hydra.run.dir``) skips every (arch, proxy, seed) already there. ``correlation.csv`` (mean ±
+std over seeds of Kendall τ, Spearman ρ and top-10 % ρ per proxy and dataset) is rewritten,
+atomically, at the end.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass
+from itertools import product
+from pathlib import Path
+from typing import Optional, Sequence
+
+import pandas as pd
+import torch
+from omegaconf import DictConfig, ListConfig
+from tqdm import tqdm
+
+from . import correlation
+from .errors import UserError
+from .proxies import AGGREGATES, PROXIES, Proxy, ProxyError, names, resolve
+from .results import write_csv
+from .runner import DTYPES, build, resolve_device, seed_everything
+
+log = logging.getLogger("freedarts.correlate")
+
+
+def parse_shard(text) -> tuple[int, int]:
+    """``"i/k"`` (1 ≤ i ≤ k) -> (i, k)."""
+    parts = str(text).split("/")
+    if len(parts) == 2 and all(p.strip().isdigit() for p in parts):
+        i, k = int(parts[0]), int(parts[1])
+        if 1 <= i <= k:
+            return i, k
+    raise UserError(f"shard={text} is not i/k with 1 <= i <= k: use e.g. shard=1/4 "
+                    "(shard=1/1 scores the whole sample)")
+
+
+def as_list(value, what: str) -> list:
+    items = list(value) if isinstance(value, (list, tuple, ListConfig)) else [value]
+    if not items:
+        raise UserError(f"{what}=[] is empty: give at least one, e.g. {what}=synflow")
+    return items
+
+
+def parse_seeds(value) -> list[int]:
+    seeds = []
+    for item in as_list(value, "seed"):
+        if isinstance(item, bool) or not isinstance(item, int) or not 0 <= item < 2**63:
+            raise UserError(f"seed={item} is not a non-negative integer: use e.g. seed=0 or "
+                            "seed=0,1,2")
+        seeds.append(item)
+    return list(dict.fromkeys(seeds))
+
+
+def parse_proxies(value) -> tuple[list[str], list[Proxy]]:
+    """The requested names (checked) and the network proxies to score for them, each once."""
+    requested = [str(p) for p in as_list(value, "proxy")]
+    needed: dict[str, Proxy] = {}
+    for name in requested:
+        for part in resolve(name)[0]:
+            needed.setdefault(part.name, part)
+    return list(dict.fromkeys(requested)), list(needed.values())
+
+
+def sample_archs(space, n_archs, sample_seed: int) -> list[list[int]]:
+    """Every architecture (``n_archs=all``, in index order) or a seeded uniform sample without
+    replacement of ``n_archs`` of them."""
+    everything = [list(c) for c in product(range(len(space.ops)), repeat=len(space.edges))]
+    if str(n_archs).lower() == "all":
+        return everything
+    if isinstance(n_archs, bool) or not isinstance(n_archs, int) or n_archs < 1:
+        raise UserError(f"n_archs={n_archs} is not a positive integer: use e.g. n_archs=1000 "
+                        "or n_archs=all")
+    if n_archs > len(everything):
+        raise UserError(f"n_archs={n_archs} exceeds the {len(everything):,} architectures of "
+                        f"space={space.name}: use n_archs=all")
+    order = torch.randperm(len(everything), generator=torch.Generator().manual_seed(sample_seed))
+    return [everything[i] for i in order[:n_archs].tolist()]
+
+
+class ScoreTable:
+    """``proxy_scores.csv``, append-only. Opening it drops a torn last line (a kill mid-write)
+    and remembers which (arch, proxy, seed) are done."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.done: set[tuple[str, str, int]] = set()
+        if self.path.exists():
+            self._repair()
+            table = correlation.read_scores([self.path])
+            self.done = {(a, p, int(s)) for a, p, s in
+                         zip(table["arch"], table["proxy"], table["seed"])}
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._write(",".join(correlation.SCORE_COLUMNS) + "\n")
+
+    def _repair(self) -> None:
+        data = self.path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            keep = data.rfind(b"\n") + 1
+            log.warning("%s: dropped a torn last line (%d bytes) from an interrupted run",
+                        self.path, len(data) - keep)
+            with open(self.path, "r+b") as fh:
+                fh.truncate(keep)
+        if not data.strip():
+            self.path.write_text(",".join(correlation.SCORE_COLUMNS) + "\n")
+
+    def _write(self, text: str) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, text.encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def append(self, rows: Sequence[tuple[str, str, int, float, float]]) -> None:
+        if rows:
+            self._write("".join(f"{a},{p},{s},{v!r},{t:.6f}\n" for a, p, s, v, t in rows))
+            self.done.update((a, p, s) for a, p, s, _, _ in rows)
+
+
+@dataclass
+class Study:
+    """What one ``correlate`` run scores: the requested names, their network proxies, the
+    architectures of this shard and the seeds."""
+
+    requested: list[str]
+    proxies: list[Proxy]
+    archs: list[list[int]]
+    seeds: list[int]
+
+
+def _score_one(proxy: Proxy, net, batch, seed: int, arch: str) -> float:
+    torch.manual_seed(seed)
+    try:
+        return proxy(net, batch if proxy.needs_data else None)
+    except ProxyError as err:  # one degenerate architecture must not end a 15,625-arch study
+        log.warning("%s on %s, seed %d: %s (recorded as NaN, left out of the correlations)",
+                    proxy.name, arch, seed, err)
+        return math.nan
+
+
+def run(cfg: DictConfig, out_dir: Path, threads: Optional[int] = None) -> pd.DataFrame:
+    """Score the shard into ``out_dir/proxy_scores.csv`` (resuming), then write and return the
+    correlation summary of everything that table holds."""
+    space = build(cfg.space)
+    if space.name != "nb201":
+        raise UserError(f"freedarts correlate needs every architecture's accuracy: it runs on "
+                        f"space=nb201, not space={space.name}")
+    requested, proxies = parse_proxies(cfg.proxy)
+    seeds = parse_seeds(cfg.seed)
+    i, k = parse_shard(cfg.shard)
+    if str(cfg.dtype) not in DTYPES:
+        raise UserError(f"dtype={cfg.dtype} is not supported: use dtype=float32 or float64")
+    device = resolve_device(cfg.device)
+    if threads:
+        torch.set_num_threads(int(threads))
+    archs = sample_archs(space, cfg.n_archs, int(cfg.sample_seed))[i - 1::k]
+    benchmark = build(cfg.benchmark)
+    if not benchmark.covers(space.name) or benchmark.name == "none":
+        raise UserError("freedarts correlate needs the NB201 accuracies: set "
+                        "benchmark.path=<NATS-tss dir, NAS-Bench-201 .pth or table .csv>")
+    data = build(cfg.data) if any(p.needs_data for p in proxies) else None
+    if data is not None:
+        log.info("data=%s: %d training images, %d per batch", data.name,
+                 data.images_available(), cfg.data.batch_size)
+    log.info("proxies %s on %d architectures (shard %d/%d) x seeds %s, device %s, %d threads",
+             ",".join(p.name for p in proxies), len(archs), i, k, seeds, device.type,
+             torch.get_num_threads())
+
+    table = ScoreTable(out_dir / correlation.SCORE_TABLE)
+    write_csv(out_dir / "proxies.csv", [{
+        "proxy": p.name, "needs_data": p.needs_data, "needs_labels": p.needs_labels,
+        "dtype": str(p.dtype or DTYPES[str(cfg.dtype)]).replace("torch.", ""),
+        "images": _images(p, data, cfg)} for p in proxies])
+    _score(Study(requested, proxies, archs, seeds), space, data, device,
+           DTYPES[str(cfg.dtype)], table)
+
+    scores = correlation.read_scores([table.path])
+    decoded = {space.decode(c) for c in archs}
+    accuracy = correlation.accuracy_table(benchmark, sorted(set(scores["arch"]) | decoded))
+    summary = correlation.summarise(correlation.correlations(
+        scores, accuracy, [p for p in correlation.study_proxies(scores)
+                           if p in requested or p in PROXIES]))
+    write_csv(out_dir / "correlation.csv", summary)
+    return summary
+
+
+def _images(proxy: Proxy, data, cfg) -> str:
+    if not proxy.needs_data:
+        return "none (data-agnostic)"
+    return f"{data.name} ({data.images_available()} images available, {cfg.data.batch_size} " \
+           "per batch)"
+
+
+def _score(study: Study, space, data, device, default_dtype, table: ScoreTable) -> None:
+    batches: dict = {}
+    todo = [(c, s) for c in study.archs for s in study.seeds
+            if any((space.decode(c), p.name, s) not in table.done for p in study.proxies)]
+    skipped = len(study.archs) * len(study.seeds) - len(todo)
+    if skipped:
+        log.info("resuming: %d of %d (architecture, seed) pairs already scored", skipped,
+                 len(study.archs) * len(study.seeds))
+    for choice, seed in tqdm(todo, desc="correlate", unit="arch", mininterval=2.0):
+        arch = space.decode(choice)
+        rows, nets = [], {}
+        for proxy in study.proxies:
+            if (arch, proxy.name, seed) in table.done:
+                continue
+            dtype = proxy.dtype or default_dtype
+            if dtype not in nets:
+                seed_everything(seed)
+                nets[dtype] = space.network(choice, dtype, device)
+            batch = None
+            if proxy.needs_data:
+                if (seed, dtype) not in batches:
+                    batches[(seed, dtype)] = data.batch(seed, dtype, device)
+                batch = batches[(seed, dtype)]
+            start = time.perf_counter()
+            value = _score_one(proxy, nets[dtype], batch, seed, arch)
+            rows.append((arch, proxy.name, seed, value, time.perf_counter() - start))
+        table.append(rows)
+
+
+__all__ = ["run", "ScoreTable", "sample_archs", "parse_shard", "names", "AGGREGATES"]

@@ -1,0 +1,99 @@
+"""Rank correlations of the proxy study against brute-force definitions."""
+import itertools
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from freedarts_cli import correlation
+from freedarts_cli.correlation import kendall, spearman, top_spearman
+from freedarts_cli.errors import UserError
+from freedarts_cli.proxies import AGGREGATES
+
+
+def brute_kendall_b(x, y):
+    s = sum(np.sign(x[i] - x[j]) * np.sign(y[i] - y[j])
+            for i, j in itertools.combinations(range(len(x)), 2))
+    tx = sum(abs(np.sign(x[i] - x[j])) for i, j in itertools.combinations(range(len(x)), 2))
+    ty = sum(abs(np.sign(y[i] - y[j])) for i, j in itertools.combinations(range(len(x)), 2))
+    return s / math.sqrt(tx * ty)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_kendall_tau_b_matches_the_pairwise_definition_with_ties(seed):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 6, 40).astype(float)  # many ties
+    y = rng.integers(0, 8, 40).astype(float) + 0.3 * x
+    assert kendall(x, y) == pytest.approx(brute_kendall_b(x, y), abs=1e-12)
+
+
+def test_kendall_extremes_and_minus_inf():
+    x = np.arange(10.0)
+    assert kendall(x, x) == pytest.approx(1.0)
+    assert kendall(x, -x) == pytest.approx(-1.0)
+    x_inf = x.copy()
+    x_inf[0] = -math.inf  # a floored proxy value ranks lowest
+    assert kendall(x_inf, x) == pytest.approx(1.0)
+    assert math.isnan(kendall(np.ones(5), x[:5]))
+
+
+def test_spearman_is_pearson_of_mid_ranks():
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=50), rng.normal(size=50)
+    x[:5] = x[0]
+    rx = pd.Series(x).rank().to_numpy()
+    ry = pd.Series(y).rank().to_numpy()
+    assert spearman(x, y) == pytest.approx(np.corrcoef(rx, ry)[0, 1])
+
+
+def test_top_spearman_uses_only_the_most_accurate_tenth():
+    acc = np.arange(100.0)
+    score = acc.copy()
+    score[90:] = 189 - acc[90:]  # reversed among the top 10 %, perfect elsewhere
+    assert spearman(score, acc) > 0.5
+    assert top_spearman(score, acc) == pytest.approx(-1.0)
+
+
+def scores_frame(rows):
+    return pd.DataFrame(rows, columns=list(correlation.SCORE_COLUMNS))
+
+
+def test_aggregate_columns_come_from_their_parts_per_seed():
+    rows = []
+    for seed in (0, 1):
+        for i, arch in enumerate("abcd"):
+            rows.append((arch, "nwot", seed, float(i), 0.1))
+            rows.append((arch, "synflow", seed, float(3 - i) if seed else float(i), 0.1))
+    scores = scores_frame(rows)
+    assert "combined" in correlation.study_proxies(scores)
+    col = correlation.columns_for(scores, "combined", 1)
+    expected = AGGREGATES["combined"].combine([[0, 1, 2, 3], [3, 2, 1, 0]])
+    assert col.loc[list("abcd")].to_numpy() == pytest.approx(expected)
+
+
+def test_correlations_and_summary_over_seeds():
+    archs = [f"a{i}" for i in range(30)]
+    acc = pd.DataFrame({"cifar10_test": np.arange(30.0)}, index=archs)
+    rows = [(a, "p", s, float(i) if s == 0 else float(-i), 0.0) for s in (0, 1)
+            for i, a in enumerate(archs)]
+    rows.append(("a0", "p", 2, math.nan, 0.0))  # a failed value is counted, not correlated
+    per_seed = correlation.correlations(scores_frame(rows), acc)
+    tau = per_seed[(per_seed.metric == "kendall") & (per_seed.seed < 2)]["value"].to_list()
+    assert tau == pytest.approx([1.0, -1.0])
+    summary = correlation.summarise(per_seed[per_seed.seed < 2])
+    row = summary[(summary.metric == "kendall")].iloc[0]
+    assert (row["mean"], row["std"], row["n_seeds"]) == (pytest.approx(0.0), pytest.approx(1.0), 2)
+    assert per_seed[per_seed.seed == 2]["failed"].max() == 1
+
+
+def test_read_scores_keeps_one_value_per_arch_proxy_seed_and_names_bad_files(tmp_path):
+    good = tmp_path / "a.csv"
+    scores_frame([("x", "p", 0, 1.0, 0.1), ("y", "p", 0, 2.0, 0.1)]).to_csv(good, index=False)
+    twin = tmp_path / "b.csv"
+    scores_frame([("x", "p", 0, 1.0, 0.1)]).to_csv(twin, index=False)
+    assert len(correlation.read_scores([good, twin])) == 2
+    bad = tmp_path / "c.csv"
+    bad.write_text("garbage\n1\n")
+    with pytest.raises(UserError, match="c.csv"):
+        correlation.read_scores([bad])
