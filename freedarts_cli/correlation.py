@@ -12,6 +12,7 @@ per seed, over the architectures that every part scored.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
@@ -22,6 +23,8 @@ from .errors import UserError
 from .proxies import AGGREGATES, PROXIES, ranks
 
 SCORE_TABLE = "proxy_scores.csv"
+ACCURACY_TABLE = "accuracies.csv"  # the benchmark's test accuracies of the scored archs
+PROXY_TABLE = "proxies.csv"        # per proxy: dtype, and which images scored it
 SCORE_COLUMNS = ("arch", "proxy", "seed", "value", "seconds")
 # dataset -> the benchmark column its correlations are measured against
 DATASETS = {"cifar10": "cifar10_test", "cifar100": "cifar100_test",
@@ -236,3 +239,75 @@ def _pm(mean: float, std: float, n: int) -> str:
     if math.isnan(mean):
         return "n/a"
     return f"{mean:.3f}" if n < 2 else f"{mean:.3f} ± {std:.3f}"
+
+
+def find(paths: Iterable, name: str) -> list[Path]:
+    """Every file called ``name`` under the folders (or the files themselves), each once."""
+    found: dict[str, Path] = {}
+    for p in map(Path, paths):
+        for f in ([p] if p.is_file() and p.name == name else sorted(p.rglob(name))
+                  if p.is_dir() else []):
+            found.setdefault(str(f.resolve()), f)
+    return list(found.values())
+
+
+@dataclass
+class Study:
+    """Every ``correlate`` folder under some paths, merged: the score table, the accuracies of
+    its architectures, which images scored each proxy, and the number of score tables."""
+
+    scores: pd.DataFrame
+    accuracy: pd.DataFrame
+    images: dict
+    tables: int
+
+
+def load(paths: Sequence) -> Study | None:
+    """The studies under ``paths`` (shards merged); ``None`` when no ``proxy_scores.csv``."""
+    files = find(paths, SCORE_TABLE)
+    if not files:
+        return None
+    scores = read_scores(files)
+    acc_files = [f.parent / ACCURACY_TABLE for f in files if (f.parent / ACCURACY_TABLE).is_file()]
+    if not acc_files:
+        raise UserError(f"{files[0].parent}: no {ACCURACY_TABLE} beside {SCORE_TABLE}: rerun "
+                        "freedarts correlate into that folder (it resumes) to write it")
+    accuracy = pd.concat([pd.read_csv(f) for f in acc_files]).drop_duplicates("arch")
+    images: dict[str, str] = {}
+    for f in files:
+        if (f.parent / PROXY_TABLE).is_file():
+            meta = pd.read_csv(f.parent / PROXY_TABLE)
+            images.update(dict(zip(meta["proxy"], meta["images"])))
+    for agg in AGGREGATES.values():
+        images.setdefault(agg.name, "; ".join(dict.fromkeys(images.get(p, "") for p in agg.parts)))
+    return Study(scores, accuracy.set_index("arch"), images, len(files))
+
+
+def report(paths: Sequence) -> tuple[str, pd.DataFrame] | None:
+    """The correlation report of every study under ``paths`` (shards merged): our table, then
+    each published table beside ours; ``None`` when no ``proxy_scores.csv`` is there."""
+    from .published import CORRELATION_TABLES, correlation_values
+
+    study = load(paths)
+    if study is None:
+        return None
+    scores, accuracy, images, files = study.scores, study.accuracy, study.images, study.tables
+    summary = summarise(correlations(scores, accuracy))
+    parts = [f"## Proxy study: {scores['arch'].nunique():,} architectures, seeds "
+             f"{', '.join(map(str, sorted(scores['seed'].unique())))} ({files} score table"
+             f"{'s' if files > 1 else ''})", "", markdown(summary, images=images)]
+    published = correlation_values()
+    for table_id, title in CORRELATION_TABLES.items():
+        rows = published[published["table"] == table_id]
+        rows = rows[rows["proxy"].isin(set(summary["proxy"]))]
+        if rows.empty:
+            continue
+        paper = {(r.proxy, r.dataset, r.metric): r.value for r in rows.itertuples()}
+        mine = summary[summary.apply(lambda r: (r.proxy, r.dataset, r.metric) in paper, axis=1)]
+        parts += ["", f"### {title}: ours \\| paper", "", markdown(mine, published=paper)]
+    cost = seconds_per_arch(scores)
+    parts += ["", "### Cost per architecture (proxy call, network build excluded)", "",
+              "| proxy | median s | total s | values |", "|---|---|---|---|"]
+    parts += [f"| {r.proxy} | {r.median_s:.3f} | {r.total_s:.0f} | {r.n:,} |"
+              for r in cost.itertuples()]
+    return "\n".join(parts), summary

@@ -8,6 +8,8 @@ trajectory     accuracy of the argmax architecture after each removal round (``t
 sample_size    zero-cost NAS with N sampled architectures against FreeDARTS, per proxy
 cost_accuracy  every method's mean search time (log axis) against its mean test accuracy
 op_selection   how often each operation is chosen, per edge and overall, against ``a``
+proxy_scatter  proxy study: each proxy's score against test accuracy (hexbin beyond 2,000 archs)
+proxy_tau      proxy study: Kendall τ per proxy and dataset, the VKDNW re-run's values marked
 =============  ===================================================================================
 
 Every figure reads the ``result.csv`` files under the folders (as ``freedarts tables`` does);
@@ -318,6 +320,90 @@ def _distinct(g: pd.DataFrame, a: float) -> int:
     return len(ga[EDGES].drop_duplicates())
 
 
+def _score_axis(values: np.ndarray) -> tuple[np.ndarray, str]:
+    """Raw values, or log10 of them when they are positive and span more than three decades
+    (synflow spans tens); -inf (a floored degenerate network) is left out of the plot."""
+    finite = values[np.isfinite(values)]
+    if len(finite) and finite.min() > 0 and finite.max() / finite.min() > 1e3:
+        return np.log10(values), "log10 score"
+    return values, "score"
+
+
+def proxy_scatter(study, datasets, plt):
+    """One panel per proxy: score against the first dataset's test accuracy, a hexbin (log
+    counts) beyond 2,000 architectures, with the mean Kendall τ over seeds in the title."""
+    from .correlation import DATASETS as ACC, columns_for, kendall, study_proxies
+
+    dataset = next((d for d in datasets if d in ACC), "cifar10")
+    proxies = study_proxies(study.scores)
+    seed = sorted(study.scores["seed"].unique())[0]
+    cols = min(4, len(proxies))
+    rows = int(np.ceil(len(proxies) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.0 * rows), squeeze=False)
+    for ax in axes.flat[len(proxies):]:
+        ax.set_visible(False)
+    for ax, proxy in zip(axes.flat, proxies):
+        values = columns_for(study.scores, proxy, seed)
+        acc = study.accuracy[ACC[dataset]].reindex(values.index).to_numpy()
+        y, ylabel = _score_axis(values.to_numpy(dtype=np.float64))
+        keep = np.isfinite(y) & np.isfinite(acc)
+        if keep.sum() > 2000:
+            ax.hexbin(acc[keep], y[keep], gridsize=45, bins="log", cmap="viridis", mincnt=1)
+        else:
+            ax.scatter(acc[keep], y[keep], s=6, alpha=0.6)
+        tau = kendall(values.to_numpy(), acc)
+        ax.set_title(f"{proxy} (τ = {tau:.3f}, n = {int(keep.sum()):,})", fontsize=9)
+        ax.set_xlabel(f"{DATASETS[dataset]} test accuracy (%)", fontsize=8)
+        ax.set_ylabel(ylabel, fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.suptitle(f"Proxy score against accuracy, seed {seed}")
+    fig.set_tight_layout(False)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    return fig
+
+
+def proxy_tau(study, datasets, plt):
+    """Kendall τ per proxy (mean ± std over seeds), one bar per dataset; the VKDNW re-run's
+    published τ marked with a black cross above each bar it has."""
+    from .correlation import correlations, study_proxies, summarise
+    from .published import correlation_values
+
+    summary = summarise(correlations(study.scores, study.accuracy))
+    summary = summary[(summary["metric"] == "kendall") & summary["dataset"].isin(datasets)]
+    proxies = [p for p in study_proxies(study.scores) if p in set(summary["proxy"])]
+    shown = [d for d in datasets if d in set(summary["dataset"])]
+    paper = correlation_values()
+    paper = paper[(paper["table"] == "vkdnw_table1") & (paper["metric"] == "kendall")]
+    paper = {(r.proxy, r.dataset): r.value for r in paper.itertuples()}
+    width = 0.8 / max(1, len(shown))
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.55 * len(proxies) * max(1, len(shown))), 4.2))
+    x = np.arange(len(proxies))
+    marked = False
+    for k, dataset in enumerate(shown):
+        rows = summary[summary["dataset"] == dataset].set_index("proxy").reindex(proxies)
+        pos = x + (k - (len(shown) - 1) / 2) * width
+        ax.bar(pos, rows["mean"], width, yerr=rows["std"], capsize=2, label=DATASETS[dataset])
+        for xi, proxy in zip(pos, proxies):
+            if (proxy, dataset) in paper:
+                ax.plot(xi, paper[(proxy, dataset)], "kx", ms=6,
+                        label=None if marked else "VKDNW re-run (published)")
+                marked = True
+    ax.axhline(0, color="black", lw=0.6)
+    ax.set_xticks(x)
+    ax.set_xticklabels(proxies, rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("Kendall τ with test accuracy")
+    n = study.scores["arch"].nunique()
+    ax.set_title(f"Kendall τ per proxy ({n:,} NB201 architectures, "
+                 f"{study.scores['seed'].nunique()} seed(s))", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.set_tight_layout(False)
+    fig.tight_layout()
+    return fig
+
+
+# Figures of the proxy study read the ``freedarts correlate`` folders, not result.csv files.
+STUDY_FIGURES = {"proxy_scatter": proxy_scatter, "proxy_tau": proxy_tau}
+
 FIGURES = {"a_study": a_study, "trajectory": trajectory, "sample_size": sample_size,
            "cost_accuracy": cost_accuracy, "op_selection": op_selection}
 
@@ -329,12 +415,23 @@ def make_figure(cfg: DictConfig) -> str:
         raise UserError("no folders given: freedarts figures outputs/multirun/<date> "
                         f"figure=<{'|'.join(FIGURES)}>")
     name = str(cfg.figure)
-    if name not in FIGURES:
-        raise UserError(f"figure={name} is not known: use one of {', '.join(FIGURES)}")
-    df, _ = drop_duplicate_runs(collect(paths))
-    df = _where(df, cfg.get("where") or {})
+    if name not in FIGURES and name not in STUDY_FIGURES:
+        raise UserError(f"figure={name} is not known: use one of "
+                        f"{', '.join([*FIGURES, *STUDY_FIGURES])}")
     plt = _pyplot()
-    fig = FIGURES[name](df, list(cfg.datasets), plt)
+    if name in STUDY_FIGURES:
+        from .correlation import load
+
+        study = load(paths)
+        if study is None:
+            raise UserError(f"figure={name} reads freedarts correlate folders: no "
+                            f"proxy_scores.csv under {', '.join(map(str, paths))}")
+        fig, what = STUDY_FIGURES[name](study, list(cfg.datasets), plt), \
+            f"{study.scores['arch'].nunique()} architectures"
+    else:
+        df, _ = drop_duplicate_runs(collect(paths))
+        df = _where(df, cfg.get("where") or {})
+        fig, what = FIGURES[name](df, list(cfg.datasets), plt), f"{len(df)} runs"
     out = Path(cfg.out) if cfg.out else Path(paths[0] if os.path.isdir(paths[0]) else
                                              os.path.dirname(paths[0]) or ".")
     out.mkdir(parents=True, exist_ok=True)
@@ -350,4 +447,4 @@ def make_figure(cfg: DictConfig) -> str:
             written.append(str(path))
     finally:
         plt.close(fig)
-    return f"{name}: {len(df)} runs; wrote {', '.join(written)}"
+    return f"{name}: {what}; wrote {', '.join(written)}"

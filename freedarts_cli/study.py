@@ -189,6 +189,7 @@ def run(cfg: DictConfig, out_dir: Path, threads: Optional[int] = None) -> pd.Dat
     scores = correlation.read_scores([table.path])
     decoded = {space.decode(c) for c in archs}
     accuracy = correlation.accuracy_table(benchmark, sorted(set(scores["arch"]) | decoded))
+    write_csv(out_dir / correlation.ACCURACY_TABLE, accuracy.reset_index())
     summary = correlation.summarise(correlation.correlations(
         scores, accuracy, [p for p in correlation.study_proxies(scores)
                            if p in requested or p in PROXIES]))

@@ -96,6 +96,9 @@ def make_tables(cfg: DictConfig) -> str:
         raise UserError("no folders given: freedarts tables outputs/multirun/<date> [...]")
     if cfg.get("table"):
         return make_paper_table(cfg)
+    study = correlation_report(cfg, paths)
+    if study is not None and not _has_results(paths):
+        return study
     df = collect(paths)
     table = aggregate(df, cfg.group_by, cfg.metrics, cfg.best_by)
     markdown = to_markdown(table, cfg.metrics, cfg.best_by)
@@ -106,8 +109,30 @@ def make_tables(cfg: DictConfig) -> str:
     _write_text(out / "tables.tex", latex_tabular(
         header, rows, "l" * len(header), caption="Mean ± population std and best run per group",
         label="freedarts_groups"))
-    return (f"{markdown}\n\n{len(df)} runs in {len(table)} groups; wrote {out / 'tables.csv'}, "
+    return ((study + "\n\n" if study else "") +
+            f"{markdown}\n\n{len(df)} runs in {len(table)} groups; wrote {out / 'tables.csv'}, "
             f"{out / 'tables.md'} and {out / 'tables.tex'}")
+
+
+def _has_results(paths) -> bool:
+    return any((os.path.isfile(p) and os.path.basename(p) == "result.csv") or
+               (os.path.isdir(p) and glob.glob(os.path.join(p, "**", "result.csv"),
+                                               recursive=True)) for p in paths)
+
+
+def correlation_report(cfg: DictConfig, paths) -> str | None:
+    """The proxy studies (``freedarts correlate`` folders) under ``paths``, shards merged, with
+    the published correlations beside; writes ``correlation_study.md`` / ``.csv``."""
+    from . import correlation
+
+    found = correlation.report(paths)
+    if found is None:
+        return None
+    text, summary = found
+    out = _out_dir(cfg, paths)
+    write_csv(out / "correlation_study.csv", summary)
+    _write_text(out / "correlation_study.md", text + "\n")
+    return f"{text}\n\nwrote {out / 'correlation_study.md'} and {out / 'correlation_study.csv'}"
 
 
 # --------------------------------------------------------------------------------------------

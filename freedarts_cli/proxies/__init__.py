@@ -93,7 +93,7 @@ def log_rank_sum(columns: Sequence[Sequence[float]]) -> np.ndarray:
 
 
 # Importing the families registers their proxies and aggregates.
-from . import activation, saliency  # noqa: E402,F401
+from . import activation, baselines, epe_nas, meco, norms, saliency, swap, zen, zico  # noqa: E402,F401,E501
 
 
 def names() -> list[str]:

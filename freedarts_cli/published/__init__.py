@@ -75,3 +75,20 @@ def spec(table: str) -> dict:
         raise UserError(f"table={table} is not a published table: use one of "
                         f"{', '.join(table_ids())}")
     return _spec(table)
+
+
+# The proxy-correlation tables (``correlations.csv``): one record per (table, proxy, dataset,
+# metric); ``proxy`` is our proxy name, ``label`` the paper's. See CORRELATION_TABLES.
+CORRELATION_TABLES = {
+    "report_table1": "Student report Table I: Spearman ρ with test accuracy, all 15,625 archs",
+    "report_table2": "Student report Table II: Spearman ρ over the top 10 % of archs",
+    "vkdnw_table1": "VKDNW (Tybl & Neumann, CVPR 2025) Table 1: independent re-run of the "
+                    "proxies over all 15,625 NB201 archs, authors' code, 5 runs",
+}
+
+
+@functools.lru_cache(maxsize=1)
+def correlation_values() -> pd.DataFrame:
+    """The published correlations: table, proxy, label, dataset, metric, value, std, source."""
+    with _files().joinpath("correlations.csv").open("r", encoding="utf-8") as fh:
+        return pd.read_csv(fh)
