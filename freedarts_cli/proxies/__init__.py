@@ -93,7 +93,8 @@ def log_rank_sum(columns: Sequence[Sequence[float]]) -> np.ndarray:
 
 
 # Importing the families registers their proxies and aggregates.
-from . import activation, baselines, epe_nas, meco, norms, saliency, swap, zen, zico  # noqa: E402,F401,E501
+from . import (activation, az_nas, baselines, epe_nas, meco, norms, saliency, swap,  # noqa: E402,F401
+               vkdnw, zen, zico)
 
 
 def names() -> list[str]:
