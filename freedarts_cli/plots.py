@@ -357,8 +357,6 @@ def proxy_scatter(study, datasets, plt):
         ax.set_ylabel(ylabel, fontsize=8)
         ax.tick_params(labelsize=7)
     fig.suptitle(f"Proxy score against accuracy, seed {seed}")
-    fig.set_tight_layout(False)
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
     return fig
 
 
@@ -396,8 +394,6 @@ def proxy_tau(study, datasets, plt):
     ax.set_title(f"Kendall τ per proxy ({n:,} NB201 architectures, "
                  f"{study.scores['seed'].nunique()} seed(s))", fontsize=10)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    fig.set_tight_layout(False)
-    fig.tight_layout()
     return fig
 
 

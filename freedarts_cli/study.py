@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from . import correlation
 from .errors import UserError
-from .proxies import AGGREGATES, PROXIES, Proxy, ProxyError, names, resolve
+from .proxies import PROXIES, Proxy, ProxyError, resolve
 from .results import write_csv
 from .runner import DTYPES, build, resolve_device, seed_everything
 
@@ -232,5 +232,3 @@ def _score(study: Study, space, data, device, default_dtype, table: ScoreTable) 
             rows.append((arch, proxy.name, seed, value, time.perf_counter() - start))
         table.append(rows)
 
-
-__all__ = ["run", "ScoreTable", "sample_archs", "parse_shard", "names", "AGGREGATES"]

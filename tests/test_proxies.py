@@ -14,11 +14,10 @@ from freedarts_cli.proxies import (AGGREGATES, PROXIES, ProxyError, combine, per
 from freedarts_cli.proxies.activation import relu_kernel
 from freedarts_cli.spaces.nb201 import NB201Space
 
-CPU = torch.device("cpu")
-F64 = torch.float64
+from .proxies import CPU, F64, Tiny, tiny_batch
+
 CONV3 = [3] * 6  # every edge nor_conv_3x3
 NONE = [0] * 6   # every edge none: the output ignores the input
-
 
 
 def network(choice=(2, 3, 4, 1, 3, 2), seed=0, dtype=F64):
@@ -28,21 +27,6 @@ def network(choice=(2, 3, 4, 1, 3, 2), seed=0, dtype=F64):
 
 def batch(n=8, seed=0, dtype=F64):
     return Synthetic(batch_size=n).batch(seed, dtype, CPU)
-
-
-class Tiny(nn.Sequential):
-    """A small MLP with the ``input_shape`` attribute every proxy may read."""
-
-    def __init__(self, *layers, input_shape=(3,)):
-        super().__init__(*layers)
-        self.input_shape = input_shape
-
-
-def tiny_batch(n=6, d=3, classes=2, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, d, generator=g, dtype=F64)
-    y = torch.randint(classes, (n,), generator=g)
-    return Batch(x, y, y)
 
 
 def test_registry_names_and_data_needs():

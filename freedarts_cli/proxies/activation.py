@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from ..data import Batch
-from .base import data, grad, proxy
+from .base import data, grad, proxy, removing
 
 
 @proxy("jacob_cov", needs_data=True, floor=True)
@@ -44,13 +44,9 @@ def relu_kernel(net: nn.Module, images: torch.Tensor) -> torch.Tensor:
         s = (inputs[0].detach().reshape(n, -1) > 0).to(torch.float32) * 2 - 1
         kernel.add_((s @ s.T + s.shape[1]).to(torch.float64) / 2)
 
-    hooks = [m.register_forward_hook(count) for m in net.modules() if isinstance(m, nn.ReLU)]
-    try:
-        with torch.no_grad():
-            net(images)
-    finally:
-        for h in hooks:
-            h.remove()
+    with removing([m.register_forward_hook(count) for m in net.modules()
+                   if isinstance(m, nn.ReLU)]), torch.no_grad():
+        net(images)
     return kernel
 
 

@@ -39,7 +39,7 @@ from torch import nn
 from ..data import Batch
 from ..errors import UserError
 from . import aggregate, log_rank_sum
-from .base import proxy
+from .base import proxy, removing
 from .baselines import forward_flops
 
 #: Images per score: NB201 ``weight-sharing.config`` ``batch_size`` (the notebook's loader).
@@ -105,13 +105,9 @@ def block_features(net: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
     def output(module, args, out):
         features.append(out)
 
-    hooks = [seq[0].register_forward_pre_hook(first_input)]
-    hooks += [b.register_forward_hook(output) for b in seq]
-    try:
+    with removing([seq[0].register_forward_pre_hook(first_input),
+                   *(b.register_forward_hook(output) for b in seq)]):
         net(x)
-    finally:
-        for h in hooks:
-            h.remove()
     return features
 
 

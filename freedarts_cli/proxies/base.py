@@ -95,6 +95,17 @@ def scoring_mode(net: nn.Module) -> Iterator[None]:
                 b.copy_(saved)
 
 
+@contextmanager
+def removing(handles: Sequence) -> Iterator[None]:
+    """Hooks registered for the duration of a block: every handle is removed on exit, also when
+    the forward pass raises (a leftover hook would corrupt the next proxy's pass)."""
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 def layers(net: nn.Module) -> list[nn.Module]:
     """The layers parameter-level proxies sum over (the library's ``get_layer_metric_array``)."""
     return [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..data import Batch
-from .base import proxy
+from .base import proxy, removing
 
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
@@ -51,11 +51,9 @@ def forward_flops(net: nn.Module, input_shape) -> int:
     p = next(net.parameters())
     try:
         net.eval()
-        with torch.no_grad():
+        with removing(hooks), torch.no_grad():
             net(torch.zeros((1, *input_shape), dtype=p.dtype, device=p.device))
     finally:
-        for h in hooks:
-            h.remove()
         for m, mode in modes:
             m.training = mode
     return total

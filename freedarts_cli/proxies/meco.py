@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..data import Batch
-from .base import proxy
+from .base import proxy, removing
 
 
 def min_correlation_eigenvalue(feature: torch.Tensor) -> torch.Tensor:
@@ -38,13 +38,8 @@ def meco_terms(net: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
         if isinstance(output, torch.Tensor) and output.dim() >= 3:
             terms.append(min_correlation_eigenvalue(output[0]))
 
-    hooks = [m.register_forward_hook(hook) for m in net.modules()]
-    try:
-        with torch.no_grad():
-            net(x)
-    finally:
-        for h in hooks:
-            h.remove()
+    with removing([m.register_forward_hook(hook) for m in net.modules()]), torch.no_grad():
+        net(x)
     return terms
 
 

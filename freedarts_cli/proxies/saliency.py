@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from ..data import Batch
-from .base import absolute_float64, data, grad, layers, loss, proxy, without_batchnorm
+from .base import (absolute_float64, data, grad, layers, loss, proxy, removing,
+                   without_batchnorm)
 
 
 @proxy("synflow", needs_data=False, dtype=torch.float64)
@@ -61,13 +62,9 @@ def fisher(net: nn.Module, batch: Batch):
     is ``Σ_layers Σ_k fan_in · Δ_k``.
     """
     outputs: list[tuple[nn.Module, torch.Tensor]] = []
-    hooks = [layer.register_forward_hook(lambda m, i, out: outputs.append((m, out)))
-             for layer in layers(net)]
-    try:
+    with removing([layer.register_forward_hook(lambda m, i, out: outputs.append((m, out)))
+                   for layer in layers(net)]):
         value = loss(net, batch)
-    finally:
-        for h in hooks:
-            h.remove()
     grads = grad(value, [a for _, a in outputs])
     total = 0.0
     for (layer, a), g in zip(outputs, grads):

@@ -10,7 +10,7 @@ from torch import nn
 
 from ..data import Batch
 from ..errors import UserError
-from .base import data, proxy
+from .base import data, proxy, removing
 from .zen import gaussian_reinit
 
 #: Images per score: the authors' ``--input_samples 16`` (the first 16 of the batch are used).
@@ -44,14 +44,9 @@ def activation_patterns(net: nn.Module, images: torch.Tensor) -> int:
         if isinstance(inputs, tuple) and inputs and inputs[0].dim() == 4:
             codes.append(_codes(output.detach().reshape(output.shape[0], -1) > 0))
 
-    hooks = [m.register_forward_hook(hook) for m in net.modules()
-             if isinstance(m, (nn.ReLU, nn.ReLU6))]
-    try:
-        with torch.no_grad():
-            net(images)
-    finally:
-        for h in hooks:
-            h.remove()
+    with removing([m.register_forward_hook(hook) for m in net.modules()
+                   if isinstance(m, (nn.ReLU, nn.ReLU6))]), torch.no_grad():
+        net(images)
     if not codes:
         raise UserError("proxy swap needs a network with ReLU layers on 4-D feature maps: "
                         "use another proxy (method.proxy=...)")

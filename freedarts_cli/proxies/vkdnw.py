@@ -33,7 +33,7 @@ from ..data import Batch
 from ..errors import UserError
 from . import aggregate, ranks
 from .az_nas import gaussian_input, kaiming_reinit
-from .base import proxy
+from .base import proxy, removing
 
 #: Images per score: ``tss_general_.py --batch_size 64`` (Gaussian, ``trainloader=None``).
 BATCH = 64
@@ -127,12 +127,8 @@ def sample_jacobian(net: nn.Module, x: torch.Tensor,
             output = output + deltas[k].view(-1, *[1] * (output.dim() - 1)) * t.detach()
         return output
 
-    hooks = [m.register_forward_hook(perturb) for m in owned]
-    try:
+    with removing([m.register_forward_hook(perturb) for m in owned]):
         z = net(x)
-    finally:
-        for h in hooks:
-            h.remove()
     columns = []
     for c in range(z.shape[1]):
         g = torch.autograd.grad(z[:, c].sum(), deltas, retain_graph=c + 1 < z.shape[1],

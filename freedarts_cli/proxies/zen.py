@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ..data import Batch
-from .base import proxy
+from .base import proxy, removing
 
 #: The authors' perturbation scale ``α`` (``--mixup_gamma 1e-2``).
 ALPHA = 1e-2
@@ -80,11 +80,8 @@ def pre_gap_capture(net: nn.Module) -> Iterator[list]:
     hooks += [m.register_forward_pre_hook(at_linear) for m in net.modules()
               if isinstance(m, nn.Linear)]
     hooks.append(net.register_forward_hook(done))
-    try:
+    with removing(hooks):
         yield maps
-    finally:
-        for h in hooks:
-            h.remove()
 
 
 def bn_log_scaling(net: nn.Module, passes: list[list[torch.Tensor]]) -> torch.Tensor:
@@ -119,13 +116,9 @@ def _untracked_bn_variances(net: nn.Module) -> Iterator[list[list[torch.Tensor]]
             records[i].append(x.transpose(0, 1).reshape(x.shape[1], -1).var(dim=1))
         return hook
 
-    hooks = [bn.register_forward_hook(hook_for(i)) for i, bn in enumerate(bns)
-             if bn.running_var is None]
-    try:
+    with removing([bn.register_forward_hook(hook_for(i)) for i, bn in enumerate(bns)
+                   if bn.running_var is None]):
         yield records
-    finally:
-        for h in hooks:
-            h.remove()
 
 
 @proxy("zen", needs_data=False, floor=True)

@@ -12,14 +12,7 @@ from freedarts_cli.data import CIFAR, Batch
 from freedarts_cli.proxies import PROXIES
 from freedarts_cli.spaces.nb201 import NB201Space
 
-CPU = torch.device("cpu")
-F64 = torch.float64
-
-
-class Tiny(nn.Sequential):
-    def __init__(self, *layers, input_shape=(5,)):
-        super().__init__(*layers)
-        self.input_shape = input_shape
+from . import CPU, F64, Tiny
 
 
 def by_hand(net, x, labels):
@@ -39,7 +32,7 @@ def by_hand(net, x, labels):
 
 def test_epe_nas_matches_the_authors_recipe_on_an_mlp():
     torch.manual_seed(0)
-    net = Tiny(nn.Linear(5, 7), nn.ReLU(), nn.Linear(7, 4)).double()
+    net = Tiny(nn.Linear(5, 7), nn.ReLU(), nn.Linear(7, 4), input_shape=(5,)).double()
     g = torch.Generator().manual_seed(1)
     x = torch.randn(9, 5, generator=g, dtype=F64)
     labels = torch.tensor([0, 0, 0, 3, 3, 3, 3, 2, 0])  # class 2 holds one image: log(1 + k)

@@ -8,30 +8,16 @@ import torch
 from torch import nn
 
 import freedarts_cli.proxies.norms  # noqa: F401  (registers l2_norm, plain)
-from freedarts_cli.data import CIFAR, Batch
+from freedarts_cli.data import CIFAR
 from freedarts_cli.proxies import PROXIES
 from freedarts_cli.spaces.nb201 import NB201Space
 
-CPU = torch.device("cpu")
-F64 = torch.float64
-
-
-class Tiny(nn.Sequential):
-    def __init__(self, *layers, input_shape=(3,)):
-        super().__init__(*layers)
-        self.input_shape = input_shape
+from . import CPU, F64, Tiny, tiny_batch
 
 
 def mlp():
     torch.manual_seed(0)
     return Tiny(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2)).double()
-
-
-def tiny_batch(n=6, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, 3, generator=g, dtype=F64)
-    y = torch.randint(2, (n,), generator=g)
-    return Batch(x, y, y)
 
 
 def test_l2_norm_is_the_sum_of_layer_frobenius_norms():

@@ -8,27 +8,13 @@ import torch
 from torch import nn
 
 import freedarts_cli.proxies.zico  # noqa: F401  (registers zico)
-from freedarts_cli.data import CIFAR, Batch
+from freedarts_cli.data import CIFAR
 from freedarts_cli.errors import UserError
 from freedarts_cli.proxies import PROXIES
 from freedarts_cli.proxies.zico import inverse_cv_score
 from freedarts_cli.spaces.nb201 import NB201Space
 
-CPU = torch.device("cpu")
-F64 = torch.float64
-
-
-class Tiny(nn.Sequential):
-    def __init__(self, *layers, input_shape=(3,)):
-        super().__init__(*layers)
-        self.input_shape = input_shape
-
-
-def tiny_batch(n=8, d=3, classes=3, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, d, generator=g, dtype=F64)
-    y = torch.randint(classes, (n,), generator=g)
-    return Batch(x, y, y)
+from . import CPU, F64, Tiny, tiny_batch
 
 
 def by_hand(net, b):
@@ -58,7 +44,7 @@ def test_zico_matches_a_by_hand_computation_on_an_mlp():
     with torch.no_grad():  # a dead hidden unit: its weights get zero gradients (σ = 0)
         net[0].weight[0] = 0.0
         net[0].bias[0] = -1.0
-    b = tiny_batch()
+    b = tiny_batch(n=8, classes=3)
     value = PROXIES["zico"](net, b)
     assert value == pytest.approx(by_hand(net, b), rel=1e-12)
     assert PROXIES["zico"].needs_data and PROXIES["zico"].needs_labels
@@ -79,7 +65,7 @@ def test_inverse_cv_reductions_by_hand():
 def test_zico_needs_two_images():
     net = Tiny(nn.Linear(3, 2)).double()
     with pytest.raises(UserError, match="zico needs a batch of at least 2"):
-        PROXIES["zico"](net, tiny_batch(n=1))
+        PROXIES["zico"](net, tiny_batch(n=1, classes=3))
 
 
 def test_zico_on_nb201_real_cifar10(cifar10_subset):
