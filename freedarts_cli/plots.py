@@ -321,11 +321,19 @@ def _distinct(g: pd.DataFrame, a: float) -> int:
 
 
 def _score_axis(values: np.ndarray) -> tuple[np.ndarray, str]:
-    """Raw values, or log10 of them when they are positive and span more than three decades
-    (synflow spans tens); -inf (a floored degenerate network) is left out of the plot."""
+    """Raw values, or log10 of them when they are non-negative and the positive ones span more
+    than three decades (synflow spans tens); a zero (a network whose every path crosses
+    ``none``) is drawn one decade below the smallest positive value, and -inf (a floored
+    degenerate network) is left out of the plot."""
     finite = values[np.isfinite(values)]
-    if len(finite) and finite.min() > 0 and finite.max() / finite.min() > 1e3:
-        return np.log10(values), "log10 score"
+    positive = finite[finite > 0]
+    if len(positive) and finite.min() >= 0 and positive.max() / positive.min() > 1e3:
+        floor = np.log10(positive.min()) - 1
+        with np.errstate(divide="ignore"):
+            logged = np.where(values > 0, np.log10(np.where(values > 0, values, 1.0)), floor)
+        logged[~np.isfinite(values)] = -np.inf
+        label = "log10 score" + (" (0 at the bottom)" if (finite == 0).any() else "")
+        return logged, label
     return values, "score"
 
 
@@ -352,7 +360,8 @@ def proxy_scatter(study, datasets, plt):
         else:
             ax.scatter(acc[keep], y[keep], s=6, alpha=0.6)
         tau = kendall(values.to_numpy(), acc)
-        ax.set_title(f"{proxy} (τ = {tau:.3f}, n = {int(keep.sum()):,})", fontsize=9)
+        # pad: clear of the axis' offset text ("1e8"), which sits above its top-left corner
+        ax.set_title(f"{proxy} (τ = {tau:.3f}, n = {int(keep.sum()):,})", fontsize=9, pad=14)
         ax.set_xlabel(f"{DATASETS[dataset]} test accuracy (%)", fontsize=8)
         ax.set_ylabel(ylabel, fontsize=8)
         ax.tick_params(labelsize=7)
@@ -373,23 +382,25 @@ def proxy_tau(study, datasets, plt):
     paper = correlation_values()
     paper = paper[(paper["table"] == "vkdnw_table1") & (paper["metric"] == "kendall")]
     paper = {(r.proxy, r.dataset): r.value for r in paper.itertuples()}
-    width = 0.8 / max(1, len(shown))
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.55 * len(proxies) * max(1, len(shown))), 4.2))
-    x = np.arange(len(proxies))
+    # Horizontal bars, one row per proxy: its name always fits, however many proxies.
+    height = 0.8 / max(1, len(shown))
+    fig, ax = plt.subplots(figsize=(7.5, max(3.0, 0.22 * len(proxies) * max(1, len(shown)))))
+    y = np.arange(len(proxies))
     marked = False
     for k, dataset in enumerate(shown):
         rows = summary[summary["dataset"] == dataset].set_index("proxy").reindex(proxies)
-        pos = x + (k - (len(shown) - 1) / 2) * width
-        ax.bar(pos, rows["mean"], width, yerr=rows["std"], capsize=2, label=DATASETS[dataset])
-        for xi, proxy in zip(pos, proxies):
+        pos = y + (k - (len(shown) - 1) / 2) * height
+        ax.barh(pos, rows["mean"], height, xerr=rows["std"], capsize=2, label=DATASETS[dataset])
+        for yi, proxy in zip(pos, proxies):
             if (proxy, dataset) in paper:
-                ax.plot(xi, paper[(proxy, dataset)], "kx", ms=6,
+                ax.plot(paper[(proxy, dataset)], yi, "kx", ms=5,
                         label=None if marked else "VKDNW re-run (published)")
                 marked = True
-    ax.axhline(0, color="black", lw=0.6)
-    ax.set_xticks(x)
-    ax.set_xticklabels(proxies, rotation=45, ha="right", fontsize=8)
-    ax.set_ylabel("Kendall τ with test accuracy")
+    ax.axvline(0, color="black", lw=0.6)
+    ax.set_yticks(y)
+    ax.set_yticklabels(proxies, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("Kendall τ with test accuracy")
     n = study.scores["arch"].nunique()
     ax.set_title(f"Kendall τ per proxy ({n:,} NB201 architectures, "
                  f"{study.scores['seed'].nunique()} seed(s))", fontsize=10)

@@ -73,12 +73,13 @@ def parse_proxies(value) -> tuple[list[str], list[Proxy]]:
 
 
 def sample_archs(space, n_archs, sample_seed: int) -> list[list[int]]:
-    """Every architecture (``n_archs=all``, in index order) or a seeded uniform sample without
-    replacement of ``n_archs`` of them."""
+    """A seeded uniform sample without replacement of ``n_archs`` architectures; ``n_archs=all``
+    is the whole seeded permutation. Every sample is a prefix of it (n_archs=200 is the first
+    200 of n_archs=1000), so a full-space run stopped early has scored a uniform sample."""
     everything = [list(c) for c in product(range(len(space.ops)), repeat=len(space.edges))]
     if str(n_archs).lower() == "all":
-        return everything
-    if isinstance(n_archs, bool) or not isinstance(n_archs, int) or n_archs < 1:
+        n_archs = len(everything)
+    elif isinstance(n_archs, bool) or not isinstance(n_archs, int) or n_archs < 1:
         raise UserError(f"n_archs={n_archs} is not a positive integer: use e.g. n_archs=1000 "
                         "or n_archs=all")
     if n_archs > len(everything):

@@ -12,6 +12,7 @@ on the same network and batch (``bound`` column, see :func:`bounds`).
     python scripts/bench.py                     # every case
     python scripts/bench.py --only nb201 --reps 9 --threads 1
     python scripts/bench.py --only snip
+    python scripts/bench.py --proxies --threads 1   # each proxy's seconds per architecture
 
 Targets (issues 2, 4 and 9, this 2-core CPU): NB201 SynFlow one-shot 0.3 s, iterative 4 s; darts
 one-shot 2 s, darts_20cells 5 s, darts_imagenet 30 s, mobilenet 30 s; iterative within 10x of
@@ -19,6 +20,14 @@ one-shot; every case under 8 GB peak memory. With 64 CIFAR-10 images: SNIP-α on
 2.5 GB, GraSP-α one-shot 10 s, iterative SNIP-α 60 s, zero-cost SNIP 0.5 s per architecture,
 NASWOT (128 images) 1 s per architecture. The large spaces and the slow cases run fewer
 repetitions (``--reps`` caps them).
+
+``--proxies`` (issue 10) instead runs ``freedarts correlate`` itself (``study.run``) with every
+registered proxy on ``--archs`` sampled NB201 architectures (64 real CIFAR-10 images where a
+proxy needs them) and reports each proxy's median ``seconds`` column of ``proxy_scores.csv``
+(the proxy's own time on an already built network) and what the whole space (15,625
+architectures) costs at that rate. Target: the data-agnostic set (synflow, zen, meco, flops,
+params, trainable_layers) fits in one 3-hour session on this 2-core CPU, i.e. at most 6
+core-hours in total.
 """
 from __future__ import annotations
 
@@ -27,6 +36,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -132,6 +142,41 @@ def bounds(cfg) -> str:
     return f"{_timed(forward_backward, 1) / len(nets):.2f} (1 pass)"
 
 
+#: Issue 10's data-agnostic set, whose whole-space study must fit one session (two cores, 3 h).
+AGNOSTIC = ("synflow", "zen", "meco", "flops", "params", "trainable_layers")
+SESSION_CORE_HOURS = 2 * 3.0
+
+
+def proxy_costs(archs: int, data_root: str, benchmark: str, threads: Optional[int]) -> int:
+    """Each registered proxy's median seconds per architecture, from a real correlate run."""
+    import tempfile
+
+    import pandas as pd
+
+    from freedarts_cli import study
+    from freedarts_cli.proxies import PROXIES
+
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        cfg = compose("correlate", overrides=[
+            f"proxy=[{','.join(PROXIES)}]", f"n_archs={archs}", f"data.root={data_root}",
+            f"benchmark.path={benchmark}"])
+    with tempfile.TemporaryDirectory() as tmp:
+        study.run(cfg, Path(tmp), threads)
+        scores = pd.read_csv(Path(tmp) / "proxy_scores.csv")
+    seconds = scores.groupby("proxy")["seconds"].median().sort_values()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {archs} sampled NB201 "
+          "architectures, seed 0; s/arch = the proxy's own time on a built network")
+    print("| proxy | needs images | median s/arch | whole space (15,625), core-hours |")
+    print("|---|---|---|---|")
+    for name, s in seconds.items():
+        print(f"| {name} | {'yes' if PROXIES[name].needs_data else 'no'} | {s:.3f} | "
+              f"{s * 15625 / 3600:.2f} |")
+    agnostic = sum(seconds[n] for n in AGNOSTIC) * 15625 / 3600
+    print(f"data-agnostic set {', '.join(AGNOSTIC)}: {agnostic:.2f} core-hours for the whole "
+          f"space (target: one session, {SESSION_CORE_HOURS:.0f} core-hours)")
+    return 0 if agnostic <= SESSION_CORE_HOURS else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=5)
@@ -141,9 +186,17 @@ def main() -> int:
     parser.add_argument("--data-root", default=str(REPO.parent / "shared" / "data" /
                                                   "cifar10_subset"),
                         help="CIFAR-10 for the label-dependent cases")
+    parser.add_argument("--proxies", action="store_true",
+                        help="time every proxy of freedarts correlate instead (issue 10)")
+    parser.add_argument("--archs", type=int, default=10, help="architectures for --proxies")
+    parser.add_argument("--benchmark-path", default=str(
+        REPO.parent / "shared" / "benchmarks" / "nb201" / "nats_tss_test_acc_200ep.csv"),
+        help="NB201 accuracies for --proxies (correlate needs them)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.proxies:
+        return proxy_costs(args.archs, args.data_root, args.benchmark_path, args.threads)
     cases = [c for c in CASES if any(word in c[0] for word in args.only.split(","))]
     seconds: dict[str, list[float]] = {name: [] for name, *_ in cases}
     memory: dict[str, float] = {name: 0.0 for name, *_ in cases}

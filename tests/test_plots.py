@@ -76,3 +76,43 @@ def test_figures_command(tmp_path):
     assert not (tmp_path / "a_study.pdf").exists()
     with pytest.raises(UserError, match="does not exist"):
         make_figure(figures_cfg([tmp_path / "none"], figure="a_study"))
+
+
+def write_study(root, n=60):
+    """A synthetic ``freedarts correlate`` folder: a synflow-like column spanning tens of
+    decades (with exact zeros), a flops column and the accuracies."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    archs = [f"arch{i}" for i in range(n)]
+    acc = rng.uniform(10, 94, n)
+    synflow = np.where(acc < 20, 0.0, 10.0 ** (acc / 2))
+    rows = [(a, "synflow", 0, v, 0.1) for a, v in zip(archs, synflow)]
+    rows += [(a, "flops", 0, v, 0.01) for a, v in zip(archs, acc + rng.normal(0, 5, n))]
+    root.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows, columns=["arch", "proxy", "seed", "value", "seconds"]).to_csv(
+        root / "proxy_scores.csv", index=False)
+    pd.DataFrame({"arch": archs, "cifar10_test": acc, "cifar100_test": acc - 20,
+                  "imagenet16_120_test": acc - 50}).to_csv(root / "accuracies.csv", index=False)
+    return root
+
+
+@pytest.mark.parametrize("figure", ["proxy_scatter", "proxy_tau"])
+def test_study_figures_are_written_from_a_correlate_folder(tmp_path, figure):
+    study = write_study(tmp_path / "study")
+    make_figure(figures_cfg([study], figure=figure, out=str(tmp_path / "fig")))
+    for ext in ("png", "pdf"):
+        assert (tmp_path / "fig" / f"{figure}.{ext}").stat().st_size > 1000
+
+
+def test_a_score_spanning_decades_is_drawn_on_log10_with_zeros_at_the_bottom():
+    import numpy as np
+
+    from freedarts_cli.plots import _score_axis
+
+    y, label = _score_axis(np.array([0.0, 1e2, 1e40, -np.inf]))
+    assert label == "log10 score (0 at the bottom)"
+    assert y[1] == 2 and y[2] == 40 and y[0] == 1 and y[3] == -np.inf
+    y, label = _score_axis(np.array([1.0, 5.0, 9.0]))
+    assert label == "score" and list(y) == [1.0, 5.0, 9.0]

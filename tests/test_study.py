@@ -22,6 +22,7 @@ def test_samples_are_seeded_uniform_and_without_replacement():
     a, b = sample_archs(space, 500, 0), sample_archs(space, 500, 0)
     assert a == b and len({tuple(c) for c in a}) == 500
     assert sample_archs(space, 500, 1) != a
+    assert everything[:500] == a and sample_archs(space, 200, 0) == a[:200]  # samples nest
     for bad in (0, -3, 20000, True):
         with pytest.raises(UserError, match="n_archs"):
             sample_archs(space, bad, 0)
