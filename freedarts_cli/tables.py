@@ -4,7 +4,9 @@ published tables with our numbers beside the paper's (``table=<id>``, see :mod:`
 Output formats: Markdown (printed and ``.md``), CSV and LaTeX (``.tex``, booktabs)."""
 from __future__ import annotations
 
+import csv
 import glob
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +17,43 @@ from omegaconf import DictConfig
 
 from .errors import UserError
 from .results import write_csv
+
+log = logging.getLogger(__name__)
+
+#: Columns every run's ``result.csv`` holds (``runner.search`` writes them first).
+RESULT_COLUMNS = ("space", "method", "seed", "arch")
+
+
+def result_problem(path: str) -> str | None:
+    """Why ``path`` is not one run's ``result.csv`` (a header and one row of the same width,
+    holding :data:`RESULT_COLUMNS` and an integer seed), or ``None`` when it is one. Cheap
+    checks first, so a binary or huge file is never parsed whole."""
+    try:
+        if os.path.getsize(path) == 0:
+            return "empty"
+        if os.path.getsize(path) > 1 << 20:
+            return "over 1 MB: a run writes one row"
+        with open(path, newline="", encoding="utf-8") as f:
+            text = f.read()
+        if "\0" in text:
+            return "binary"
+        rows = list(csv.reader(text.splitlines()))
+    except UnicodeDecodeError:
+        return "binary (not UTF-8 text)"
+    except (OSError, csv.Error) as err:
+        return f"unreadable ({err})"
+    if len(rows) != 2:
+        return f"{max(len(rows) - 1, 0)} data rows, a run writes 1"
+    header, row = rows
+    missing = [c for c in RESULT_COLUMNS if c not in header]
+    if missing:
+        return f"no {', '.join(missing)} column"
+    if len(row) != len(header):
+        return f"truncated ({len(row)} of {len(header)} fields)"
+    seed = row[header.index("seed")]
+    if not seed.lstrip("-").isdigit():
+        return f"seed {seed!r} is not an integer"
+    return None
 
 
 def collect(paths) -> pd.DataFrame:
@@ -33,8 +72,17 @@ def collect(paths) -> pd.DataFrame:
     if not files:
         raise UserError(f"no result.csv under {', '.join(map(str, paths))}: run "
                         "'freedarts search -m ...' first, or pass its sweep folder")
-    df = pd.concat([pd.read_csv(f).assign(source=f) for f in files], ignore_index=True)
-    return df
+    bad = {f: why for f in files if (why := result_problem(f)) is not None}
+    for f, why in bad.items():
+        log.warning("left out %s: %s", f, why)
+    good = [f for f in files if f not in bad]
+    if bad:
+        log.warning("left out %d of %d result.csv files (named above); %d runs counted",
+                    len(bad), len(files), len(good))
+    if not good:
+        raise UserError(f"no readable result.csv under {', '.join(map(str, paths))} "
+                        f"({len(bad)} left out, named above)")
+    return pd.concat([pd.read_csv(f).assign(source=f) for f in good], ignore_index=True)
 
 
 def aggregate(df: pd.DataFrame, group_by, metrics, best_by: str) -> pd.DataFrame:

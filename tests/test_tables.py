@@ -435,3 +435,31 @@ def test_a_min_match_selects_any_warmup_and_the_setting_labels_it():
     assert list(sel["warmup"]) == [32, 32]
     _, differs = _prefer_setting(sel, {"warmup": 128})
     assert differs == {"warmup": ("32", 128)}
+
+
+def test_junk_result_files_are_named_left_out_and_counted_never_averaged(tmp_path, caplog):
+    """Issue 11 point 3: text, empty, binary, wrong-column and truncated result.csv files."""
+    from freedarts_cli.tables import collect
+
+    good = "space,method,seed,arch,cifar10_test\nnb201,freedarts,0,|x|,90.0\n"
+    junk = {"text": "garbage\n", "empty": "", "binary": b"\x00\xff\xfe" * 40,
+            "columns": "a,b\n1,2\n", "truncated": good[:-8], "rows": good + good.split("\n")[1],
+            "seed": good.replace(",0,", ",abc,")}
+    write_runs(tmp_path, [])
+    (tmp_path / "ok").mkdir()
+    (tmp_path / "ok" / "result.csv").write_text(good)
+    for name, body in junk.items():
+        (tmp_path / name).mkdir()
+        path = tmp_path / name / "result.csv"
+        path.write_bytes(body) if isinstance(body, bytes) else path.write_text(body)
+    with caplog.at_level("WARNING"):
+        df = collect([tmp_path])
+    assert len(df) == 1 and df["cifar10_test"].tolist() == [90.0]
+    for name in junk:
+        assert any(str(tmp_path / name / "result.csv") in r.message for r in caplog.records), name
+    assert any(f"left out {len(junk)} of {len(junk) + 1}" in r.message for r in caplog.records)
+    for name in junk:
+        (tmp_path / name / "result.csv").unlink()
+    (tmp_path / "ok" / "result.csv").write_text("garbage\n")
+    with pytest.raises(UserError, match="no readable result.csv"):
+        collect([tmp_path])
