@@ -48,8 +48,10 @@ def _report(err: UserError) -> None:
 
 def _threads(cfg: DictConfig):
     """One torch thread per worker when joblib runs several jobs side by side."""
-    if cfg.threads:
-        return int(cfg.threads)
+    from .runner import check_threads
+
+    if check_threads(cfg.get("threads")) is not None:
+        return cfg.threads
     launcher = str(HydraConfig.get().launcher.get("_target_", ""))
     return 1 if "joblib" in launcher.lower() else None
 

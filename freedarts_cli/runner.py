@@ -76,6 +76,25 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def check_seed(value: object) -> int:
+    """A seed is a non-negative integer below 2**63 (torch's limit): ``seed=1.5``, ``seed=true``
+    and ``seed=abc`` are errors, never coerced."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise UserError(f"seed={value} is not a non-negative integer below 2**63: use e.g. "
+                        "seed=0 (a sweep: -m seed=0,1,2)")
+    return value
+
+
+def check_threads(value: object) -> Optional[int]:
+    """``threads``: null (torch's default) or a positive integer, never coerced."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UserError(f"threads={value} is not a positive integer: use e.g. threads=1, or "
+                        "threads=null for torch's default")
+    return value
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -87,7 +106,7 @@ def search(cfg: DictConfig, out_dir: Optional[Path] = None, threads: Optional[in
     (and ``samples.csv`` for sampling methods) into ``out_dir``, atomically and only after
     everything succeeded."""
     a = check_scale(cfg.a)
-    seed = int(cfg.seed)
+    seed = check_seed(cfg.seed)
     device = resolve_device(cfg.device)
     space = build(cfg.space)
     method = build(cfg.method)

@@ -29,7 +29,7 @@ from . import correlation
 from .errors import UserError
 from .proxies import PROXIES, Proxy, ProxyError, resolve
 from .results import write_csv
-from .runner import DTYPES, build, resolve_device, seed_everything
+from .runner import DTYPES, build, check_seed, resolve_device, seed_everything
 
 log = logging.getLogger("freedarts.correlate")
 
@@ -53,13 +53,7 @@ def as_list(value, what: str) -> list:
 
 
 def parse_seeds(value) -> list[int]:
-    seeds = []
-    for item in as_list(value, "seed"):
-        if isinstance(item, bool) or not isinstance(item, int) or not 0 <= item < 2**63:
-            raise UserError(f"seed={item} is not a non-negative integer: use e.g. seed=0 or "
-                            "seed=0,1,2")
-        seeds.append(item)
-    return list(dict.fromkeys(seeds))
+    return list(dict.fromkeys(check_seed(item) for item in as_list(value, "seed")))
 
 
 def parse_proxies(value) -> tuple[list[str], list[Proxy]]:

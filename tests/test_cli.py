@@ -130,6 +130,13 @@ BAD = {
     "no_data_root": (["scorer=grasp", "data=cifar10", "data.root=null"], "data.root"),
     "float32_underflow": (["dtype=float32", "a=1e-30"], "float64"),
     "bad_dtype": (["dtype=float16"], "dtype=float16"),
+    # issue 11 point 4: values are checked where read, never coerced or left to a traceback
+    "float_seed": (["seed=1.5"], "seed=1.5"),
+    "bool_seed": (["seed=true"], "seed=True"),
+    "text_seed": (["seed=abc"], "seed=abc"),
+    "huge_seed": (["seed=99999999999999999999"], "seed=99999999999999999999"),
+    "zero_threads": (["threads=0"], "threads=0"),
+    "negative_threads": (["threads=-1"], "threads=-1"),
 }
 
 
