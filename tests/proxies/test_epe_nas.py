@@ -8,11 +8,11 @@ import torch
 from torch import nn
 
 import freedarts_cli.proxies.epe_nas  # noqa: F401  (registers epe_nas)
-from freedarts_cli.data import CIFAR, Batch
+from freedarts_cli.data import Batch
 from freedarts_cli.proxies import PROXIES
 from freedarts_cli.spaces.nb201 import NB201Space
 
-from . import CPU, F64, Tiny
+from . import CPU, F64, Tiny, nb201_cell_on_cifar10
 
 
 def by_hand(net, x, labels):
@@ -58,12 +58,7 @@ def test_a_single_class_of_two_images_by_hand():
 
 
 def test_epe_nas_on_nb201_real_cifar10(cifar10_subset):
-    b = CIFAR("cifar10", root=str(cifar10_subset), batch_size=32).batch(0, torch.float32, CPU)
-    space = NB201Space(N=1)
-    torch.manual_seed(0)
-    net = space.network(space.parse(
-        "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_3x3~1|"
-        "none~2|"), torch.float32, CPU)
+    net, b = nb201_cell_on_cifar10(cifar10_subset, 32)
     state = {k: v.clone() for k, v in net.state_dict().items()}
     value = PROXIES["epe_nas"](net, b)
     assert math.isfinite(value) and value > 0

@@ -8,11 +8,10 @@ import torch
 from torch import nn
 
 import freedarts_cli.proxies.norms  # noqa: F401  (registers l2_norm, plain)
-from freedarts_cli.data import CIFAR
 from freedarts_cli.proxies import PROXIES
 from freedarts_cli.spaces.nb201 import NB201Space
 
-from . import CPU, F64, Tiny, tiny_batch
+from . import CPU, F64, Tiny, tiny_batch, nb201_cell_on_cifar10
 
 
 def mlp():
@@ -65,12 +64,7 @@ def test_plain_of_a_layer_before_train_mode_bn_vanishes():
 
 
 def test_norms_on_nb201_real_cifar10(cifar10_subset):
-    b = CIFAR("cifar10", root=str(cifar10_subset), batch_size=16).batch(0, torch.float32, CPU)
-    space = NB201Space(N=1)
-    torch.manual_seed(0)
-    net = space.network(space.parse(
-        "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_3x3~1|"
-        "none~2|"), torch.float32, CPU)
+    net, b = nb201_cell_on_cifar10(cifar10_subset, 16)
     state = {k: v.clone() for k, v in net.state_dict().items()}
     for name in ("l2_norm", "plain"):
         value = PROXIES[name](net, b if PROXIES[name].needs_data else None)
@@ -80,6 +74,6 @@ def test_norms_on_nb201_real_cifar10(cifar10_subset):
     assert all(p.grad is None for p in net.parameters())
     # every 1x1/3x3 conv adds a norm: the all-3x3 cell beats the all-none cell
     torch.manual_seed(0)
-    conv = PROXIES["l2_norm"](space.network([3] * 6, torch.float32, CPU))
+    conv = PROXIES["l2_norm"](NB201Space(N=1).network([3] * 6, torch.float32, CPU))
     torch.manual_seed(0)
-    assert conv > PROXIES["l2_norm"](space.network([0] * 6, torch.float32, CPU))
+    assert conv > PROXIES["l2_norm"](NB201Space(N=1).network([0] * 6, torch.float32, CPU))

@@ -8,13 +8,12 @@ import torch
 from torch import nn
 
 import freedarts_cli.proxies.zico  # noqa: F401  (registers zico)
-from freedarts_cli.data import CIFAR
 from freedarts_cli.errors import UserError
 from freedarts_cli.proxies import PROXIES
-from freedarts_cli.proxies.zico import inverse_cv_score
 from freedarts_cli.spaces.nb201 import NB201Space
+from freedarts_cli.proxies.zico import inverse_cv_score
 
-from . import CPU, F64, Tiny, tiny_batch
+from . import CPU, F64, Tiny, tiny_batch, nb201_cell_on_cifar10
 
 
 def by_hand(net, b):
@@ -69,12 +68,7 @@ def test_zico_needs_two_images():
 
 
 def test_zico_on_nb201_real_cifar10(cifar10_subset):
-    b = CIFAR("cifar10", root=str(cifar10_subset), batch_size=16).batch(0, torch.float32, CPU)
-    space = NB201Space(N=1)
-    torch.manual_seed(0)
-    net = space.network(space.parse(
-        "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_3x3~1|"
-        "none~2|"), torch.float32, CPU)
+    net, b = nb201_cell_on_cifar10(cifar10_subset, 16)
     net.eval()
     state = {k: v.clone() for k, v in net.state_dict().items()}
     value = PROXIES["zico"](net, b)
@@ -85,7 +79,7 @@ def test_zico_on_nb201_real_cifar10(cifar10_subset):
     assert PROXIES["zico"](net, b) == value
     # every weight's loss gradient is 0 when no path reaches the output: the score is 0
     torch.manual_seed(0)
-    dead = space.network([0] * 6, torch.float32, CPU)
+    dead = NB201Space(N=1).network([0] * 6, torch.float32, CPU)
     assert PROXIES["zico"](dead, b) == 0.0
     torch.manual_seed(0)
-    assert PROXIES["zico"](space.network([3] * 6, torch.float32, CPU), b) > 0.0
+    assert PROXIES["zico"](NB201Space(N=1).network([3] * 6, torch.float32, CPU), b) > 0.0
