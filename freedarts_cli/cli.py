@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import socket
 import sys
+import threading
+import time
 from importlib import resources
 from pathlib import Path
+from typing import Any, Callable, Optional
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -38,7 +43,7 @@ class JobFailed(CompactHydraException):
 
 def _report(err: UserError) -> None:
     """A user error ends a single run with one line and exit 2; inside a sweep it fails only its
-    own job (Hydra runs the others, then exits non-zero naming the failed overrides)."""
+    own job (the others run; the sweep ends naming every failed job, :mod:`.sweep`)."""
     if HydraConfig.get().mode == RunMode.MULTIRUN:
         log.error("%s", err)
         raise JobFailed(str(err)) from None
@@ -56,39 +61,93 @@ def _threads(cfg: DictConfig):
     return 1 if "joblib" in launcher.lower() else None
 
 
-@hydra.main(config_path=config_dir(), config_name="search", version_base="1.3")
-def search_app(cfg: DictConfig) -> None:
-    from . import runner
-    from .benchmark.none import NoBenchmark
+#: Set by :func:`main` for the processes it starts: ``pid@host`` of the freedarts process.
+_PARENT = "FREEDARTS_PARENT"
+_watching = False
 
+
+def _exit_with_parent() -> None:
+    """A job running in a child of the freedarts process (a joblib worker, a local submitit
+    job) stops once that process is gone: nobody would read what it writes, and a killed sweep
+    must not leave workers computing (and idling) behind it."""
+    global _watching
+    pid, _, host = os.environ.get(_PARENT, "").partition("@")
+    if _watching or not pid.isdigit() or host != socket.gethostname() \
+            or int(pid) == os.getpid() or os.getppid() != int(pid):
+        return
+    _watching = True
+
+    def watch() -> None:
+        while os.getppid() == int(pid):
+            time.sleep(1.0)
+        log.error("the sweep's process %s is gone: stopping this worker (pid %d)", pid,
+                  os.getpid())
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _job(body: Callable[[Path], Any]) -> Any:
+    """Run one job in its claimed folder (:mod:`.rundir`). A UserError is one line (exit 2, or
+    this job's failure in a sweep); an unexpected error's traceback also goes to the job's log,
+    which is all a sweep's user gets to see of it."""
+    from . import rundir, sweep
+
+    sweep.job_started()
+    _exit_with_parent()
+    out_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
-        out_dir = Path(HydraConfig.get().runtime.output_dir)
-        outcome = runner.search(cfg, out_dir=out_dir, threads=_threads(cfg))
+        with rundir.claimed(out_dir):
+            return body(out_dir)
     except UserError as err:
         _report(err)
-        return
-    print(runner.summary(outcome, hint=NoBenchmark().hint))
-    print(f"results: {out_dir / 'result.csv'}")
+    except Exception:
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            log.exception("job failed (%s)", " ".join(HydraConfig.get().overrides.task))
+        raise
+
+
+@hydra.main(config_path=config_dir(), config_name="search", version_base="1.3")
+def search_app(cfg: DictConfig) -> Optional[str]:
+    from . import rundir, runner, sweep
+    from .benchmark.none import NoBenchmark
+
+    def search(out_dir: Path) -> str:
+        done = rundir.finished(out_dir, cfg)
+        if done is not None:
+            log.info("%s holds this config's finished run: skipped (resuming; delete the folder "
+                     "to rerun)", out_dir)
+            print(f"results: {done}")
+            return sweep.SKIPPED
+        rundir.record_config(out_dir, cfg, HydraConfig.get())
+        outcome = runner.search(cfg, out_dir=out_dir, threads=_threads(cfg))
+        print(runner.summary(outcome, hint=NoBenchmark().hint))
+        print(f"results: {out_dir / 'result.csv'}")
+        return sweep.RAN
+
+    return _job(search)
 
 
 @hydra.main(config_path=config_dir(), config_name="correlate", version_base="1.3")
-def correlate_app(cfg: DictConfig) -> None:
-    from . import correlation, study
+def correlate_app(cfg: DictConfig) -> Optional[str]:
+    from . import correlation, rundir, study, sweep
 
-    try:
-        out_dir = Path(HydraConfig.get().runtime.output_dir)
+    def correlate(out_dir: Path) -> str:  # resumes by itself: the score table is appended to
+        rundir.record_config(out_dir, cfg, HydraConfig.get())
         summary = study.run(cfg, out_dir=out_dir, threads=_threads(cfg))
-    except UserError as err:
-        _report(err)
-        return
-    print(correlation.markdown(summary))
-    print(f"scores: {out_dir / correlation.SCORE_TABLE}")
-    print(f"correlations: {out_dir / 'correlation.csv'}")
+        print(correlation.markdown(summary))
+        print(f"scores: {out_dir / correlation.SCORE_TABLE}")
+        print(f"correlations: {out_dir / 'correlation.csv'}")
+        return sweep.RAN
+
+    return _job(correlate)
 
 
 @hydra.main(config_path=config_dir(), config_name="tables", version_base="1.3")
 def tables_app(cfg: DictConfig) -> None:
-    from . import tables
+    from . import tables, sweep
+
+    sweep.job_started()
 
     try:
         print(tables.make_tables(cfg))
@@ -98,7 +157,9 @@ def tables_app(cfg: DictConfig) -> None:
 
 @hydra.main(config_path=config_dir(), config_name="figures", version_base="1.3")
 def figures_app(cfg: DictConfig) -> None:
-    from . import plots
+    from . import plots, sweep
+
+    sweep.job_started()
 
     try:
         print(plots.make_figure(cfg))
@@ -214,7 +275,21 @@ def _lists_to_override(args: list[str]) -> list[str]:
     return out
 
 
+def _register_sweeper() -> None:
+    """Hydra finds plugins by walking ``hydra_plugins`` on ``sys.path``, which an editable
+    install's import hook hides: register ``hydra/sweeper=freedarts`` by hand."""
+    from hydra.core.plugins import Plugins
+
+    plugins = Plugins.instance()  # scans first: a plugin it found is not registered twice
+    if "hydra_plugins.freedarts_sweeper.FreedartsSweeper" not in plugins.class_name_to_class:
+        from hydra_plugins.freedarts_sweeper import FreedartsSweeper
+
+        plugins.register(FreedartsSweeper)
+
+
 def main(argv: list[str] | None = None) -> None:
+    """Exit status: 0 done, 1 a failed sweep job (or a crash: a bug), 2 bad input (our checks
+    and Hydra's: an unknown option or config group), 130 interrupted."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(_usage())
@@ -228,8 +303,71 @@ def main(argv: list[str] | None = None) -> None:
         rest = _paths_to_override(rest)
     if command == "correlate":
         rest = _lists_to_override(rest)
+    saved = {key: os.environ.get(key) for key in (_PARENT, "HYDRA_FULL_ERROR")}
+    os.environ.setdefault(_PARENT, f"{os.getpid()}@{socket.gethostname()}")
+    full_error = bool(saved["HYDRA_FULL_ERROR"])
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises its errors to us instead of printing them
+    try:
+        _command(command, rest)
+    except KeyboardInterrupt:
+        print(f"interrupted: freedarts {command} stopped; a run that had not finished wrote no "
+              "result.csv (rerun the same command to resume a sweep)", file=sys.stderr)
+        sys.exit(130)
+    except Exception as err:
+        from hydra.errors import HydraException
+        from omegaconf.errors import OmegaConfBaseException
+
+        from . import sweep
+
+        if full_error:
+            raise
+        if isinstance(err, sweep.SweepFailed):
+            print(err, file=sys.stderr)
+            sys.exit(1)
+        if sweep.was_started():
+            raise  # a crash: the traceback is for a bug report
+        if isinstance(err, (HydraException, OmegaConfBaseException)):
+            print(f"error: {_one_line(err, command)}", file=sys.stderr)
+            sys.exit(2)
+        if isinstance(err, OSError):  # Hydra creating the run folder or its log file
+            print(f"error: cannot write {err.filename or 'the run folder'}: "
+                  f"{err.strerror or err}: choose a writable folder (hydra.run.dir=... or "
+                  "hydra.sweep.dir=...)", file=sys.stderr)
+            sys.exit(2)
+        raise
+    finally:  # a caller in the same process (a test, a notebook) gets its environment back
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _command(command: str, rest: list[str]) -> None:
     if command == "genotype-info":  # plain arguments, not a Hydra app
         genotype_info(rest)
         return
     sys.argv = [f"freedarts {command}"] + rest
+    _register_sweeper()
     COMMANDS[command][0]()
+
+
+def _one_line(err: Exception, command: str) -> str:
+    """Hydra's composition errors (an unknown option or config group, a malformed override)
+    in one line that keeps the bad value and Hydra's fix."""
+    from hydra.errors import MissingConfigException
+
+    if isinstance(err, MissingConfigException) and err.missing_cfg_file and err.options:
+        group, _, name = err.missing_cfg_file.rpartition("/")
+        return (f"{group}={name} is not known: use one of {', '.join(err.options)} "
+                f"(freedarts {command} --help lists every group)")
+    noise = ("full_key:", "object_type=", "reference_type=", "Config search path",
+             "provider=", "Set the environment")
+    lines = [line.strip() for line in str(err).splitlines()]
+    lines = [line for line in lines if line and not line.startswith(noise)]
+    if getattr(err, "override", None):  # OverrideParseException
+        return f"cannot parse the override {err.override!r}: {lines[0]}"
+    cause = err.__cause__
+    if cause is not None and str(cause).splitlines() and str(cause).splitlines()[0] not in lines:
+        lines.append(f"({str(cause).splitlines()[0]})")
+    return " ".join(lines[:4]) or type(err).__name__

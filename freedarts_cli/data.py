@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from .errors import UserError
+from .safeload import ARRAY_GLOBALS, Refused
 
 log = logging.getLogger("freedarts")
 
@@ -42,95 +43,26 @@ MAX_PICKLE_BYTES = 1 << 30
 # Restricted unpickling
 # --------------------------------------------------------------------------------------------
 
-class _Refused(Exception):
-    """Raised inside the unpickler; turned into a UserError naming the file."""
-
-
-# What find_class hands out: instances of slot-less classes, so a pickle can call them (REDUCE)
-# but cannot set any attribute on them (BUILD), and nothing else of this module is reachable.
-
-class _NDArrayToken:
-    """Stands in for ``numpy.ndarray``: it can be passed to ``_reconstruct`` but not called,
-    so a pickle cannot allocate arrays of its choosing by calling ndarray."""
-
-    __slots__ = ()
-
-
-class _Reconstruct:
-    """``numpy.core.multiarray._reconstruct`` limited to what numpy's own pickles do,
-    ``_reconstruct(ndarray, (0,), b'b')``: an empty plain ndarray that the pickle's BUILD step
-    then fills from raw bytes (numpy checks their length against the shape)."""
-
-    __slots__ = ()
-
-    def __call__(self, subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
-        if subtype is not _NDARRAY:
-            raise _Refused("an array of a type other than numpy.ndarray")
-        if shape != (0,) or dtype not in ("b", b"b"):
-            raise _Refused("a malformed numpy array header")
-        return np.ndarray.__new__(np.ndarray, (0,), "b")
-
-
-class _DType:
-    """``numpy.dtype`` limited to plain (non-object) dtypes."""
-
-    __slots__ = ()
-
-    def __call__(self, *args: Any) -> np.dtype:
-        if not 1 <= len(args) <= 3 or not isinstance(args[0], str) \
-                or not all(isinstance(a, int) for a in args[1:]):  # Python 2 wrote 0/1
-            raise _Refused("a malformed numpy dtype")
-        try:
-            dt = np.dtype(*args)
-        except (TypeError, ValueError) as e:
-            raise _Refused(f"a bad numpy dtype ({e})") from None
-        if dt.hasobject:
-            raise _Refused("an array of Python objects (numpy dtype object)")
-        return dt
-
-
-class _Encode:
-    """``_codecs.encode`` as protocol-2 pickles use it for bytes: ``encode(str, 'latin1')``."""
-
-    __slots__ = ()
-
-    def __call__(self, text: Any, encoding: Any = "utf-8", errors: Any = "strict") -> bytes:
-        if not isinstance(text, str) or encoding not in ("latin1", "latin-1") \
-                or errors != "strict":
-            raise _Refused("an unexpected _codecs.encode call")
-        return text.encode("latin1")
-
-
-_NDARRAY = _NDArrayToken()
-
-# The exact globals a pickle of numpy arrays in a dict references (numpy 1.x writes
-# numpy.core.multiarray, numpy 2.x numpy._core.multiarray; the original CIFAR files, written
-# by Python 2, the former).
-_ALLOWED: dict[tuple[str, str], Any] = {
-    ("numpy.core.multiarray", "_reconstruct"): _Reconstruct(),
-    ("numpy._core.multiarray", "_reconstruct"): _Reconstruct(),
-    ("numpy", "ndarray"): _NDARRAY,
-    ("numpy", "dtype"): _DType(),
-    ("_codecs", "encode"): _Encode(),
-}
+# The globals and stand-ins live in safeload (shared with the benchmark loaders); this loader
+# allows the array ones only.
 _PLAIN = (str, bytes, int, float, bool, type(None), np.dtype, np.generic)
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         try:
-            return _ALLOWED[(module, name)]
+            return ARRAY_GLOBALS[(module, name)]
         except KeyError:
-            raise _Refused(f"the Python global {module}.{name}") from None
+            raise Refused(f"the Python global {module}.{name}") from None
 
     def persistent_load(self, pid: Any) -> Any:
-        raise _Refused("a persistent reference")
+        raise Refused("a persistent reference")
 
 
 def _check_plain(obj: Any, depth: int = 0) -> None:
     """Everything loaded is a plain container, scalar or numeric (non-object) array."""
     if depth > 20:
-        raise _Refused("containers nested too deeply")
+        raise Refused("containers nested too deeply")
     if isinstance(obj, dict):
         for k, v in obj.items():
             _check_plain(k, depth + 1)
@@ -141,9 +73,9 @@ def _check_plain(obj: Any, depth: int = 0) -> None:
                 _check_plain(v, depth + 1)
     elif isinstance(obj, np.ndarray):
         if type(obj) is not np.ndarray or obj.dtype.hasobject:
-            raise _Refused("an array of Python objects (numpy dtype object)")
+            raise Refused("an array of Python objects (numpy dtype object)")
     elif not isinstance(obj, _PLAIN):
-        raise _Refused(f"a {type(obj).__name__} object")
+        raise Refused(f"a {type(obj).__name__} object")
 
 
 def load_batch_file(path: Path, what: str, fix: str) -> dict:
@@ -170,7 +102,7 @@ def load_batch_file(path: Path, what: str, fix: str) -> dict:
             try:
                 obj = _RestrictedUnpickler(fh, encoding="latin1").load()
                 _check_plain(obj)
-            except _Refused as e:
+            except Refused as e:
                 raise UserError(f"{path} was refused: it holds {e}, which no valid {what} "
                                 f"contains (a crafted or foreign pickle; nothing in it was run): "
                                 f"{fix}") from None
@@ -250,15 +182,30 @@ def _signature(files: list[Path]) -> tuple:
     return tuple(out)
 
 
+def check_positive_int(option: str, value: Any, example: int, at_most: Optional[int] = None) -> int:
+    """A unit option that must be a positive integer (at most ``at_most``): ``data.batch_size=0``,
+    ``-1``, ``1.5``, ``true`` or ``abc`` is one UserError naming the value, never coerced."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1 \
+            or (at_most is not None and value > at_most):
+        what = "a positive integer" if at_most is None else f"an integer from 1 to {at_most}"
+        raise UserError(f"{option}={value} is not {what}: use e.g. {option}={example}")
+    return value
+
+
 class _ImageData:
     """Shared part: pick ``batch_size`` random training images, normalise, attach labels."""
 
     name = "?"
     synthetic = False
     mean, std = _CIFAR_MEAN, _CIFAR_STD
+    max_classes: Optional[int] = None  # the most classes the set has (None: any number)
 
     def __init__(self, root: Optional[str] = None, batch_size: int = 64, num_classes: int = 10):
-        self.root, self.batch_size, self.num_classes = root, batch_size, num_classes
+        # Checked here, where the options are read, before any file is touched.
+        self.batch_size = check_positive_int("data.batch_size", batch_size, 64)
+        self.num_classes = check_positive_int("data.num_classes", num_classes, 10,
+                                              self.max_classes)
+        self.root = root
         self._loaded: Optional[tuple[np.ndarray, np.ndarray]] = None
 
     def _files(self) -> tuple[Path, list[Path]]:
@@ -325,14 +272,20 @@ class CIFAR(_ImageData):
     """CIFAR-10 / CIFAR-100 training set, read from the dataset's python pickles
     (``cifar-10-batches-py/data_batch_1..5`` or ``cifar-100-python/train``). ``root`` is the
     folder holding that folder, or that folder itself. Partial sets (fewer images per batch, as
-    in ../shared/data/cifar10_subset) load as they are; there is no md5 check."""
+    in ../shared/data/cifar10_subset) load as they are; there is no md5 check. ``num_classes``
+    is the set's own (10 or 100; None: that one); any other is refused."""
 
     def __init__(self, name: str = "cifar10", root: Optional[str] = None, batch_size: int = 64,
-                 num_classes: int = 10):
-        super().__init__(root, batch_size, num_classes)
-        if name not in _CIFAR:
+                 num_classes: Optional[int] = None):
+        if not isinstance(name, str) or name not in _CIFAR:
             raise UserError(f"data.name={name} is not a CIFAR set: use cifar10 or cifar100")
+        classes = _CIFAR[name][3]
+        super().__init__(root, batch_size, classes if num_classes is None else num_classes)
         self.name = name
+        if self.num_classes != classes:  # the labels run to classes-1: the classifier needs them
+            raise UserError(f"data.num_classes={self.num_classes} does not match {name}, which "
+                            f"has {classes} classes: use data.num_classes={classes} (or "
+                            f"data={name}, which sets it)")
 
     def _files(self):
         folder_name, names, _, _, url = _CIFAR[self.name]
@@ -382,6 +335,7 @@ class ImageNet16(_ImageData):
 
     name = "imagenet16_120"
     mean, std = _IN16_MEAN, _IN16_STD
+    max_classes = 1000  # the labels of the files run 1..1000; NAS-Bench-201 keeps 120
 
     def _files(self):
         root = self._root()
@@ -426,7 +380,7 @@ class Synthetic(_ImageData):
 
     def __init__(self, batch_size: int = 64, num_classes: int = 10, input_size: int = 32):
         super().__init__(None, batch_size, num_classes)
-        self.input_size = input_size
+        self.input_size = check_positive_int("data.input_size", input_size, 32)
 
     def images_available(self) -> int:
         return 0

@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+from .results import save_figure
+
 INPUT_COLOUR, NODE_COLOUR, OUTPUT_COLOUR = "#c6dbef", "#fdd0a2", "#c7e9c0"
 
 
@@ -64,7 +66,9 @@ def draw_dag(names: Sequence[str], edges: Sequence[tuple[int, int, str]], stem: 
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
-    for path in paths:
-        fig.savefig(path, dpi=150)
-    plt.close(fig)
+    try:
+        for path in paths:
+            save_figure(fig, path, dpi=150)
+    finally:
+        plt.close(fig)
     return paths

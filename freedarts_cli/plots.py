@@ -26,6 +26,7 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from .errors import UserError
+from .results import save_figure
 from .tables import collect, drop_duplicate_runs
 
 DATASETS = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet16_120": "ImageNet16-120"}
@@ -448,10 +449,7 @@ def make_figure(cfg: DictConfig) -> str:
             fig.tight_layout(rect=(0, 0, 1, 0.94))
         for ext in cfg.formats:
             path = out / f"{name}.{ext}"
-            tmp = out / f".{name}.tmp.{ext}"
-            fig.savefig(tmp, dpi=int(cfg.dpi), format=ext)
-            os.replace(tmp, path)
-            written.append(str(path))
+            written.append(str(save_figure(fig, path, dpi=int(cfg.dpi))))
     finally:
         plt.close(fig)
     return f"{name}: {what}; wrote {', '.join(written)}"

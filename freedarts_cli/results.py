@@ -1,6 +1,8 @@
-"""Result files and provenance: atomic CSV writes, peak memory, versions, git commit."""
+"""Result files and provenance: atomic writes (CSV, text, figures), peak memory, versions and
+the git commit."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import resource
@@ -12,23 +14,65 @@ from typing import Iterable, Mapping
 
 import pandas as pd
 
+from .errors import UserError
 
-def write_csv(path: Path, rows: Iterable[Mapping] | pd.DataFrame) -> Path:
-    """Write a CSV atomically: a temporary file in the same folder, then ``os.replace``.
 
-    A reader (or a crashed run) never sees half a file.
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic(path: Path, mode: str = "w"):
+    """Open a temporary file beside ``path`` for writing; on success it replaces ``path``.
+
+    A reader (or a crashed run) never sees half a file. The file gets the permissions a plain
+    ``open`` would (0644 under umask 022; ``mkstemp`` alone gives 0600). A full disk or a
+    read-only folder is one :class:`UserError` naming the file, not a traceback.
     """
     path = Path(path)
-    df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = None
     try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            df.to_csv(fh, index=False)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.fchmod(fd, 0o666 & ~_umask())
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"newline": ""})) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        tmp = None
+    except OSError as err:
+        raise UserError(f"cannot write {path}: {err.strerror or err}: free disk space or "
+                        "choose a writable folder (hydra.run.dir=..., hydra.sweep.dir=..., "
+                        "out=...)") from None
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def write_csv(path: Path, rows: Iterable[Mapping] | pd.DataFrame) -> Path:
+    """Write a CSV atomically (:func:`atomic`)."""
+    df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    with atomic(path) as fh:
+        df.to_csv(fh, index=False)
+    return Path(path)
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Write a text file atomically (:func:`atomic`)."""
+    with atomic(path) as fh:
+        fh.write(text)
+    return Path(path)
+
+
+def save_figure(fig, path: Path, **kwargs) -> Path:
+    """``fig.savefig`` atomically (:func:`atomic`): a full disk never leaves half a PDF. The
+    format is the file's suffix."""
+    path = Path(path)
+    with atomic(path, "wb") as fh:
+        fig.savefig(fh, format=path.suffix.lstrip("."), **kwargs)
     return path
 
 

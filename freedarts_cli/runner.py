@@ -25,7 +25,9 @@ from .benchmark import ACCURACY_COLUMNS, Benchmark
 from .benchmark.none import NoBenchmark
 from .errors import UserError
 from .methods import Context, Found
+from .options import check_unit_options
 from .results import PeakMemory, git_commit, write_csv
+from .rundir import config_id
 
 log = logging.getLogger("freedarts")
 
@@ -45,7 +47,9 @@ class Outcome:
 
 def build(node: DictConfig) -> Any:
     """Instantiate a unit from its config (``_target_``); a UserError raised by its constructor
-    reaches the user as itself, not wrapped in Hydra's InstantiationException."""
+    reaches the user as itself, not wrapped in Hydra's InstantiationException. Its options are
+    checked first (:func:`.options.check_unit_options`)."""
+    check_unit_options(node)
     try:
         return instantiate(node)
     except InstantiationException as err:
@@ -144,7 +148,8 @@ def search(cfg: DictConfig, out_dir: Optional[Path] = None, threads: Optional[in
         "arch": arch, "benchmark": benchmark.name, "benchmark_source": benchmark.source,
         **benchmark.query(arch), **space.describe(found.choice),
         "search_seconds": round(seconds, 4), "peak_memory_mb": round(memory.mb, 1),
-        "rounds": len(found.rounds), **found.extra, "freedarts_version": __version__,
+        "rounds": len(found.rounds), **found.extra, "config_id": config_id(cfg),
+        "freedarts_version": __version__,
         "torch_version": torch.__version__, "git_commit": git_commit(),
     }
     outcome = Outcome(row, _trajectory(found, space, benchmark), _scores(found, space),

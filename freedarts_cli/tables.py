@@ -16,7 +16,7 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from .errors import UserError
-from .results import write_csv
+from .results import write_csv, write_text
 
 log = logging.getLogger(__name__)
 
@@ -147,19 +147,28 @@ def make_tables(cfg: DictConfig) -> str:
     study = correlation_report(cfg, paths)
     if study is not None and not _has_results(paths):
         return study
-    df = collect(paths)
+    df, dropped = drop_duplicate_runs(collect(paths))
+    for source, kept in dropped.items():
+        log.warning("dropped duplicate %s: the same config and seed as %s", source, kept)
+    unfinished = unfinished_runs(paths)
+    for folder in unfinished:
+        log.warning("unfinished: %s holds no result.csv (killed, running or failed: see its "
+                    "search.log; rerun its sweep into the same folder to resume)", folder)
     table = aggregate(df, cfg.group_by, cfg.metrics, cfg.best_by)
     markdown = to_markdown(table, cfg.metrics, cfg.best_by)
     out = _out_dir(cfg, paths)
     write_csv(out / "tables.csv", table)
-    _write_text(out / "tables.md", markdown + "\n")
+    write_text(out / "tables.md", markdown + "\n")
     header, rows = _cells(table, cfg.metrics, cfg.best_by)
-    _write_text(out / "tables.tex", latex_tabular(
+    write_text(out / "tables.tex", latex_tabular(
         header, rows, "l" * len(header), caption="Mean ± population std and best run per group",
         label="freedarts_groups"))
     return ((study + "\n\n" if study else "") +
-            f"{markdown}\n\n{len(df)} runs in {len(table)} groups; wrote {out / 'tables.csv'}, "
-            f"{out / 'tables.md'} and {out / 'tables.tex'}")
+            f"{markdown}\n\n{len(df)} runs in {len(table)} groups"
+            + "".join(f"; {n} {what} (named above)" for n, what in
+                      ((len(dropped), "duplicate runs dropped"),
+                       (len(unfinished), "unfinished run folders")) if n)
+            + f"; wrote {out / 'tables.csv'}, {out / 'tables.md'} and {out / 'tables.tex'}")
 
 
 def _has_results(paths) -> bool:
@@ -179,7 +188,7 @@ def correlation_report(cfg: DictConfig, paths) -> str | None:
     text, summary = found
     out = _out_dir(cfg, paths)
     write_csv(out / "correlation_study.csv", summary)
-    _write_text(out / "correlation_study.md", text + "\n")
+    write_text(out / "correlation_study.md", text + "\n")
     return f"{text}\n\nwrote {out / 'correlation_study.md'} and {out / 'correlation_study.csv'}"
 
 
@@ -267,14 +276,6 @@ def _mean_std(mean, std, digits: int) -> str:
     if pd.isna(mean):
         return "–"
     return f"{mean:.{digits}f} ± {std:.{digits}f}" if not pd.isna(std) else f"{mean:.{digits}f}"
-
-
-def _write_text(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return path
 
 
 def _out_dir(cfg: DictConfig, paths) -> Path:
@@ -444,19 +445,38 @@ def _prefer_setting(sel: pd.DataFrame, setting: dict) -> tuple[pd.DataFrame, dic
     return chosen, differs
 
 
-def drop_duplicate_runs(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """One row per configuration and seed: the same run collected from two sweeps (e.g. the
-    random baseline of two tables) counts once. The copy with the most accuracies is kept, and
-    among those the last one collected (sweep folders are dated: the newest)."""
+def drop_duplicate_runs(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """One row per configuration and seed: the same run collected twice (a sweep rerun into a new
+    folder, the random baseline of two tables) counts once. The copy with the most accuracies is
+    kept, and among those the last one collected (sweep folders are dated: the newest). Returns
+    the kept rows and, per dropped row, its ``source`` and the ``source`` of the copy kept."""
     if df.empty:
-        return df, 0
+        return df, {}
     keys = [c for c in df.columns if c not in _MEASURED]
     acc = [c for c in ACCURACY_METRICS if c in df.columns]
     newest_first = df.iloc[::-1]
     order = newest_first[acc].notna().sum(axis=1).sort_values(ascending=False, kind="stable").index
     ranked = df.loc[order]
-    kept = ranked[~ranked[keys].astype(str).duplicated()].sort_index()
-    return kept, len(df) - len(kept)
+    key = pd.Series([tuple(map(str, row)) for row in ranked[keys].itertuples(index=False)],
+                    index=ranked.index, dtype=object)
+    first = ~key.duplicated()
+    source = ranked["source"].astype(str) if "source" in ranked else ranked.index.astype(str)
+    kept_by_key = dict(zip(key[first], source[first]))
+    dropped = {src: kept_by_key[k] for k, src in zip(key[~first], source[~first])}
+    return ranked[first].sort_index(), dropped
+
+
+def unfinished_runs(paths) -> list[str]:
+    """Search folders under ``paths`` that started (``search.log``) but hold no ``result.csv``:
+    killed, still running, or failed (their log says which)."""
+    folders = set()
+    for p in paths:
+        if os.path.isdir(p):
+            for log_file in glob.glob(os.path.join(p, "**", "search.log"), recursive=True):
+                folder = os.path.dirname(log_file)
+                if not os.path.exists(os.path.join(folder, "result.csv")):
+                    folders.add(folder)
+    return sorted(folders)
 
 
 def _fmt(x: float, kind: str) -> int:
@@ -473,7 +493,8 @@ def paper_table(df: pd.DataFrame, table_id: str) -> PaperTable:
 
     spec = published.spec(table_id)
     values = published.values(table_id)
-    df, duplicates = drop_duplicate_runs(df)
+    df, dropped = drop_duplicate_runs(df)
+    duplicates = len(dropped)
     # the columns a cell may filter on or average (fewer columns: faster selections)
     needed = {"data", "data_images", "device", "search_seconds", *ACCURACY_METRICS}
     for part in [spec, *spec["columns"], *spec["rows"].values()]:
@@ -663,8 +684,8 @@ def make_paper_table(cfg: DictConfig, df: pd.DataFrame | None = None) -> str:
     t = paper_table(collect(paths) if df is None else df, table_id)
     out = _out_dir(cfg, paths)
     markdown = paper_markdown(t)
-    _write_text(out / f"{table_id}.md", markdown + "\n")
+    write_text(out / f"{table_id}.md", markdown + "\n")
     write_csv(out / f"{table_id}.csv", paper_long(t))
-    _write_text(out / f"{table_id}.tex", paper_latex(t))
+    write_text(out / f"{table_id}.tex", paper_latex(t))
     written = ", ".join(str(out / f"{table_id}.{ext}") for ext in ("md", "csv", "tex"))
     return f"{markdown}\n\nwrote {written}"

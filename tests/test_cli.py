@@ -124,7 +124,7 @@ def test_label_scorers_run_on_synthetic_data(tmp_path, scorer):
 BAD = {
     "negative_a": (["a=-1"], "a=-1"),
     "nan_a": (["a=nan"], "a=nan"),
-    "unknown_space": (["space=nosuchspace"], "Available options in 'space'"),
+    "unknown_space": (["space=nosuchspace"], "space=nosuchspace is not known: use one of"),
     "missing_table": (["benchmark=table", "benchmark.path=nosuchfile.csv"], "nosuchfile.csv"),
     "missing_data": (["scorer=snip", "data=cifar10", "data.root=nodata"], "data.root=nodata"),
     "no_data_root": (["scorer=grasp", "data=cifar10", "data.root=null"], "data.root"),
@@ -137,6 +137,10 @@ BAD = {
     "huge_seed": (["seed=99999999999999999999"], "seed=99999999999999999999"),
     "zero_threads": (["threads=0"], "threads=0"),
     "negative_threads": (["threads=-1"], "threads=-1"),
+    # Hydra's own errors are bad input too: one line, exit 2 (Hydra alone exits 1)
+    "unknown_option": (["nosuch=1"], "use +nosuch=1"),
+    "unknown_launcher": (["hydra/launcher=nosuch"], "hydra/launcher=nosuch is not known"),
+    "unparsable_override": (["a=[1"], "'a=[1'"),
 }
 
 
@@ -145,8 +149,9 @@ def test_bad_input_is_one_clear_line(tmp_path, case):
     args, words = BAD[case]
     out = freedarts("search", *FAST, *args, f"hydra.run.dir={tmp_path}/run",
                     env={"FREEDARTS_DATA": ""})
-    assert out.returncode != 0
-    assert words in out.stderr, out.stderr
+    assert out.returncode == 2, out.stderr
+    errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and words in errors[0], out.stderr
     assert "Traceback" not in out.stderr + out.stdout
     assert not (tmp_path / "run" / "result.csv").exists()
 

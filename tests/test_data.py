@@ -388,6 +388,70 @@ def test_a_malicious_imagenet16_pickle_is_refused_unrun(tmp_path):
     assert not marker.exists()
 
 
+def test_an_imagenet16_pickle_payload_is_never_executed_from_the_cli(tmp_path):
+    write_imagenet16(tmp_path, sizes=(10,))
+    marker = tmp_path / "pwned"
+    dump(tmp_path / "train_data_batch_2", {"data": Payload(marker), "labels": [1]})
+    out = freedarts("search", "scorer=snip", "data=imagenet16_120", f"data.root={tmp_path}",
+                    "benchmark=none", "space.N=1", f"hydra.run.dir={tmp_path / 'run'}",
+                    cwd=tmp_path)
+    assert out.returncode == 2, out.stderr
+    lines = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "train_data_batch_2" in lines[0] and "refused" in lines[0]
+    assert not marker.exists()
+
+
+# ----------------------------------------------------------------------------- options
+
+UNITS = {"synthetic": lambda **kw: Synthetic(**kw),
+         "cifar10": lambda **kw: CIFAR("cifar10", root="/nowhere", **kw),
+         "imagenet16_120": lambda **kw: ImageNet16(root="/nowhere", **kw)}
+
+
+@pytest.mark.parametrize("unit", sorted(UNITS))
+@pytest.mark.parametrize("value", [0, -1, 1.5, True, "abc", None])
+def test_batch_size_must_be_a_positive_integer(unit, value):
+    # refused where the option is read, before any file is looked for
+    with pytest.raises(UserError, match=rf"^data.batch_size={value} is not a positive integer: "
+                                        r"use e.g. data.batch_size=64$"):
+        UNITS[unit](batch_size=value)
+    assert UNITS[unit](batch_size=1).batch_size == 1
+
+
+@pytest.mark.parametrize("option", ["num_classes", "input_size"])
+@pytest.mark.parametrize("value", [0, -3, 2.0, False, "ten"])
+def test_num_classes_and_input_size_must_be_positive_integers(option, value):
+    with pytest.raises(UserError, match=rf"^data.{option}={value} is not a positive integer"):
+        Synthetic(**{option: value})
+
+
+def test_imagenet16_keeps_at_most_its_1000_classes():
+    assert ImageNet16(root="/nowhere", num_classes=1000).num_classes == 1000
+    with pytest.raises(UserError, match="data.num_classes=1001 is not an integer from 1 to 1000"):
+        ImageNet16(root="/nowhere", num_classes=1001)
+
+
+def test_cifar_num_classes_must_match_the_set():
+    assert CIFAR("cifar100", root="/nowhere").num_classes == 100  # the set's own by default
+    with pytest.raises(UserError, match="data.num_classes=10 does not match cifar100, which has "
+                                        "100 classes: use data.num_classes=100"):
+        CIFAR("cifar100", root="/nowhere", num_classes=10)
+    with pytest.raises(UserError, match=r"data.name=\['cifar10'\] is not a CIFAR set"):
+        CIFAR(["cifar10"], root="/nowhere")
+
+
+@pytest.mark.parametrize("value", ["0", "-1"])
+def test_a_bad_batch_size_is_one_error_line_from_the_cli(tmp_path, value):
+    out = freedarts("search", "scorer=snip", "data=synthetic", f"data.batch_size={value}",
+                    "benchmark=none", "space.N=1", f"hydra.run.dir={tmp_path / 'run'}",
+                    cwd=tmp_path)
+    assert out.returncode == 2, out.stderr
+    lines = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert lines == [f"error: data.batch_size={value} is not a positive integer: use e.g. "
+                     "data.batch_size=64"], out.stderr
+    assert "Traceback" not in out.stderr + out.stdout
+
+
 def test_synthetic_is_seeded_and_labels_differ():
     a = Synthetic(batch_size=32).batch(1, torch.float64, CPU)
     b = Synthetic(batch_size=32).batch(1, torch.float64, CPU)

@@ -392,9 +392,10 @@ def test_overlapping_folders_count_each_run_once(tmp_path):
     assert len(df) == 2
     rerun = df.assign(source="rerun", search_seconds=0.2)  # the same runs, collected later
     kept, dropped = drop_duplicate_runs(pd.concat([df, rerun], ignore_index=True))
-    assert dropped == 2 and len(kept) == 2 and (kept.source == "rerun").all()
+    assert len(dropped) == 2 and len(kept) == 2 and (kept.source == "rerun").all()
+    assert set(dropped) == set(df.source) and set(dropped.values()) == {"rerun"}
     other_seed = df.assign(seed=df.seed + 10)
-    assert drop_duplicate_runs(pd.concat([df, other_seed], ignore_index=True))[1] == 0
+    assert drop_duplicate_runs(pd.concat([df, other_seed], ignore_index=True))[1] == {}
 
 
 def test_plain_tables_also_write_latex(tmp_path):

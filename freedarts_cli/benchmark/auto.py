@@ -4,6 +4,10 @@ Where it looks, in order (``candidates``): ``benchmark.path``, ``$FREEDARTS_BENC
 official NATS-Bench / NAS-Bench-201 files in ``$TORCH_HOME`` and ``~/.torch`` (NATS first: it
 loads in seconds, the .pth in minutes), then the shared flat table
 ``../shared/benchmarks/nb201/nats_tss_test_acc_200ep.csv`` beside the checkout or the working dir.
+
+The back-end is chosen by the path's name (a folder, ``*.pth``, ``*.csv``/``*.parquet``); each
+back-end then checks the file's first bytes (``file_kind``) before reading it, so a CSV named
+``*.pth`` is one error line, never a torch.load of text.
 """
 from __future__ import annotations
 

@@ -3,6 +3,14 @@
 The directory holds ``meta.pickle.pbz2`` (the arch strings, in benchmark-index order) and one
 ``{index:06d}.pickle.pbz2`` per architecture; ``nats_bench`` reads only the meta file up front and
 an architecture's own file on its first query, so opening it takes seconds.
+
+The official API unpickles every file fully (``nats_bench.api_utils.pickle_load`` is a plain
+``pickle.load``; the API offers no restricted loader), so a crafted file would run code there.
+These files hold plain data only, so each is first read by ``safeload.load_bz2``, which can build
+plain data and nothing else: the meta file when the directory is opened, an architecture's file
+before its first query. A file that fails that check never reaches nats_bench. Only a file that
+changes between the two reads could get past it, so a one-time warning says to use only the
+official download.
 """
 from __future__ import annotations
 
@@ -11,9 +19,12 @@ import pickle
 from pathlib import Path
 
 from ..errors import UserError
-from . import Benchmark, empty_row, require_path
+from ..safeload import Refused, load_bz2
+from . import KINDS, Benchmark, empty_row, file_kind, log, require_path
 
 META_FILE = "meta.pickle.pbz2"
+DOWNLOAD = "re-download NATS-tss-v1_0-3ffb9-simple"
+_warned = False  # the one-time warning that nats_bench unpickles its files fully
 
 # Dataset key of the official APIs -> (our valid column, our test column). cifar10-valid's test
 # and cifar10's valid are left out on purpose: the papers' "CIFAR-10 valid / test" are
@@ -51,6 +62,43 @@ def official_row(api, index: int) -> dict:
     return row
 
 
+def check_file(path: Path) -> None:
+    """``path`` (one of the directory's ``*.pickle.pbz2``) holds plain data only: it is bz2 (told
+    from its first bytes) and ``safeload.load_bz2`` reads it; else a one-line UserError, before
+    nats_bench unpickles it."""
+    try:
+        kind = file_kind(path)
+        if kind != "bz2":
+            raise UserError(f"{path} is not a NATS-Bench file: it is {KINDS[kind]}, not "
+                            f"bz2-compressed; {DOWNLOAD}")
+        load_bz2(path)
+    except Refused as e:
+        raise UserError(f"{path} was refused: it holds {e}, which no NATS-Bench file "
+                        "contains (a crafted or foreign pickle; nothing in it was run); "
+                        f"{DOWNLOAD}") from None
+    except UserError:
+        raise
+    except Exception as e:  # noqa: BLE001 - bz2 and garbled pickles raise many types
+        reason = " ".join(f"{type(e).__name__}: {e}".split())[:200]
+        raise UserError(f"cannot read {path} ({reason}); {DOWNLOAD}") from None
+
+
+def arch_file(folder: Path, index: int) -> Path:
+    """The file nats_bench reads for architecture ``index`` (it tries both names, in this
+    order)."""
+    path = folder / f"{index:06d}.pickle.pbz2"
+    return path if path.is_file() else folder / f"{index:d}.pickle.pbz2"
+
+
+def _warn_once() -> None:
+    global _warned
+    if not _warned:
+        _warned = True
+        log.warning("benchmark=nats: the official nats_bench API unpickles NATS-Bench files fully "
+                    "(it has no safe loader); freedarts checks each file first with a restricted "
+                    "unpickler, but use only the official NATS-tss-v1_0-3ffb9-simple download")
+
+
 class NatsBenchmark(Benchmark):
     """Reads a NATS-Bench tss fast-mode directory through ``nats_bench.create(..., 'tss')``."""
 
@@ -63,6 +111,8 @@ class NatsBenchmark(Benchmark):
                             "fast-mode tss directory; point benchmark.path at "
                             "NATS-tss-v1_0-3ffb9-simple")
         self.source = str(path)
+        check_file(path / META_FILE)
+        _warn_once()
         import nats_bench
 
         try:
@@ -70,14 +120,17 @@ class NatsBenchmark(Benchmark):
             self.api = nats_bench.create(str(path), "tss", fast_mode=True, verbose=False)
         except (OSError, EOFError, pickle.UnpicklingError, KeyError, TypeError, ValueError) as e:
             raise UserError(f"cannot read {path / META_FILE} ({type(e).__name__}: {e}); "
-                            "re-download NATS-tss-v1_0-3ffb9-simple") from e
+                            f"{DOWNLOAD}") from e
 
     def query(self, arch: str) -> dict:
         index = index_of(self.api, arch, self.source)
+        if index not in self.api.arch2infos_dict:  # nats_bench reads the file on this query
+            file = arch_file(Path(self.source), index)
+            if file.is_file():  # an absent one is named below
+                check_file(file)
         try:
             return official_row(self.api, index)
         # nats_bench asserts that the arch's file exists, then unpickles it.
         except (AssertionError, OSError, EOFError, pickle.UnpicklingError) as e:
             raise UserError(f"NATS-Bench directory {Path(self.source).name} has no readable "
-                            f"record {index:06d}.pickle.pbz2 for {arch}; "
-                            "re-download NATS-tss-v1_0-3ffb9-simple") from e
+                            f"record {index:06d}.pickle.pbz2 for {arch}; {DOWNLOAD}") from e

@@ -4,6 +4,9 @@ An optional extra (``pip install -e '.[nb301]'``, the ``nasbench301`` package an
 files, which are not shipped here): ``benchmark.path`` names one model folder such as
 ``nb_models/xgb_v1.0``. The surrogate predicts the CIFAR-10 validation accuracy (%) of the
 genotype trained with the DARTS protocol; it goes into ``cifar10_valid``.
+
+The model folder is read by nasbench301's own ``load_ensemble`` (its model loaders are not
+checked here, so use only the official model files).
 """
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import UserError
-from . import ACCURACY_COLUMNS, Benchmark, empty_row, log, require_path
+from . import ACCURACY_COLUMNS, KINDS, Benchmark, empty_row, file_kind, log, require_path
 
 ARCH_RE = re.compile(r"\|\w+~0\|\+\|\w+~0\|\w+~1\|\+\|\w+~0\|\w+~1\|\w+~2\|")
 INDEX_NAMES = ("benchmark_index", "arch_index", "index")
@@ -36,7 +36,32 @@ def _norm(name) -> str:
     return re.sub(r"[^0-9a-z]", "", str(name).lower())
 
 
+# What a table's first bytes may be: a CSV (pandas also reads one compressed by its suffix) or,
+# for a .parquet / .pq name, Parquet. Anything else is refused before pandas reads it.
+TEXT_KINDS = ("csv", "text", "empty", "gzip", "bz2", "zip")
+
+
+def _check_kind(path: Path) -> None:
+    kind = file_kind(path)
+    parquet = path.suffix.lower() in (".parquet", ".pq")
+    if (kind == "parquet") == parquet and (parquet or kind in TEXT_KINDS):
+        return
+    if kind.startswith("torch"):
+        hint = "pass benchmark=nb201 for the NAS-Bench-201 .pth"
+    elif kind == "parquet":
+        hint = "name it .parquet"
+    else:
+        hint = "give a CSV or .parquet file with an NB201 architecture-string column"
+    raise UserError(f"{path.name} is not a benchmark table: it is {KINDS[kind]}"
+                    f"{', not Parquet' if parquet else ''}; {hint}")
+
+
 def _read(path: Path) -> pd.DataFrame:
+    try:
+        _check_kind(path)
+    except OSError as e:
+        raise UserError(f"cannot read benchmark table {path.name} ({e.strerror or e}); give a "
+                        "CSV or .parquet file with an NB201 architecture-string column") from e
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             return pd.read_parquet(path)

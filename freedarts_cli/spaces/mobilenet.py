@@ -55,6 +55,7 @@ from ..alpha import active_ops
 from ..depthwise import DepthwiseConv2d
 from ..edge import MixedEdge
 from ..genotype import argmax_choice
+from ..results import save_figure
 from ..size import macs_m, params_m
 from ..supernet import Network, Supernet
 
@@ -373,7 +374,9 @@ class MobileNetSpace:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         paths = [out_dir / "architecture.png", out_dir / "architecture.pdf"]
-        fig.savefig(paths[0], dpi=150)
-        fig.savefig(paths[1])
-        plt.close(fig)
+        try:
+            save_figure(fig, paths[0], dpi=150)
+            save_figure(fig, paths[1])
+        finally:
+            plt.close(fig)
         return paths

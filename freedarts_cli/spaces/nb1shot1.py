@@ -92,6 +92,7 @@ from torch import nn
 from ..alpha import active_ops
 from ..edge import MixedEdge
 from ..op import ReLUConvBN
+from ..results import save_figure
 from ..size import params_m
 from ..supernet import Supernet
 
@@ -518,7 +519,9 @@ class NB1Shot1Space:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         paths = [out_dir / "cell.png", out_dir / "cell.pdf"]
-        for path in paths:
-            fig.savefig(path, dpi=150)
-        plt.close(fig)
+        try:
+            for path in paths:
+                save_figure(fig, path, dpi=150)
+        finally:
+            plt.close(fig)
         return paths

@@ -15,6 +15,7 @@ import math
 import pickle
 from pathlib import Path
 
+import numpy as np
 import torch
 
 ARCHS = (
@@ -108,6 +109,14 @@ def arch_results_state(index: int, datasets, epochs: int) -> dict:
     }
 
 
+def with_numpy_scalars(state: dict) -> dict:
+    """An ``ArchResults`` state whose trials' ``params``/``flop`` are numpy float64 scalars, as
+    in the official files (counted with numpy; torch >= 2.6's weights_only load refuses them)."""
+    for trial in state["all_results"].values():
+        trial["params"], trial["flop"] = np.float64(trial["params"]), np.float64(trial["flop"])
+    return state
+
+
 def _save_pbz2(obj, path: Path) -> None:
     with bz2.BZ2File(path, "wb") as f:
         pickle.dump(obj, f, protocol=4)
@@ -120,22 +129,27 @@ def build_nats_dir(root, datasets=DATASETS) -> Path:
     _save_pbz2({"meta_archs": list(ARCHS), "total_archs": len(ARCHS), "arch2infos": None,
                 "evaluated_indexes": set()}, folder / "meta.pickle.pbz2")
     for i in range(len(ARCHS)):
-        _save_pbz2({"12": arch_results_state(i, datasets, 12),
-                    "200": arch_results_state(i, datasets, 200)},
+        _save_pbz2({"12": with_numpy_scalars(arch_results_state(i, datasets, 12)),
+                    "200": with_numpy_scalars(arch_results_state(i, datasets, 200))},
                    folder / f"{i:06d}.pickle.pbz2")
     return folder
 
 
-def build_nb201_pth(root, datasets=DATASETS, evaluated=None, name=NB201_FILE) -> Path:
-    """A NAS-Bench-201 .pth file; ``evaluated`` limits which listed archs have results."""
+def build_nb201_pth(root, datasets=DATASETS, evaluated=None, name=NB201_FILE,
+                    legacy=True) -> Path:
+    """A NAS-Bench-201 .pth file; ``evaluated`` limits which listed archs have results.
+
+    Written as the official files were (2020, torch 1.x): the legacy, non-zip ``torch.save``
+    format, protocol 2, numpy scalars inside; ``legacy=False``: today's zip format."""
     evaluated = range(len(ARCHS)) if evaluated is None else evaluated
     data = {
         "meta_archs": list(ARCHS),
-        "arch2infos": {i: {"less": arch_results_state(i, datasets, 12),
-                           "full": arch_results_state(i, datasets, 200)} for i in evaluated},
+        "arch2infos": {i: {"less": with_numpy_scalars(arch_results_state(i, datasets, 12)),
+                           "full": with_numpy_scalars(arch_results_state(i, datasets, 200))}
+                       for i in evaluated},
         "evaluated_indexes": set(evaluated),
     }
     path = Path(root) / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(data, path)
+    torch.save(data, path, _use_new_zipfile_serialization=not legacy)
     return path
