@@ -137,6 +137,12 @@ BAD = {
     "huge_seed": (["seed=99999999999999999999"], "seed=99999999999999999999"),
     "zero_threads": (["threads=0"], "threads=0"),
     "negative_threads": (["threads=-1"], "threads=-1"),
+    # unit options, checked against the unit's constructor where it is built
+    "zero_cells": (["space.N=0"], "space.N=0 is not a positive integer"),
+    "text_cells": (["space.N=abc"], "space.N=abc is not an integer"),
+    "negative_channels": (["space.C=-1"], "space.C=-1"),
+    "zero_batch": (["scorer=snip", "data=synthetic", "data.batch_size=0"], "data.batch_size=0"),
+    "zero_models": (["method=random_search", "n_models=0"], "n_models=0"),
     # Hydra's own errors are bad input too: one line, exit 2 (Hydra alone exits 1)
     "unknown_option": (["nosuch=1"], "use +nosuch=1"),
     "unknown_launcher": (["hydra/launcher=nosuch"], "hydra/launcher=nosuch is not known"),

@@ -26,6 +26,13 @@ def test_a_folder_held_by_a_running_run_is_refused(tmp_path):
     assert not (tmp_path / "result.csv").exists() and not (tmp_path / ".hydra").exists()
 
 
+def test_a_correlate_folder_in_use_is_refused_so_no_rows_are_scored_twice(tmp_path):
+    with rundir.claimed(tmp_path):
+        out = freedarts("correlate", "n_archs=2", f"hydra.run.dir={tmp_path}")
+    assert out.returncode == 2 and "is in use by a running run" in out.stderr, out.stderr
+    assert not (tmp_path / "proxy_scores.csv").exists()
+
+
 def test_a_killed_runs_lock_does_not_block_its_folder(tmp_path):
     holder = subprocess.Popen([sys.executable, "-c", (
         "import sys, time; from freedarts_cli import rundir\n"
