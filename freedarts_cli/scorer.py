@@ -115,11 +115,33 @@ def _labelled(batch: Optional[Batch], random_labels: bool):
     return batch.images, (batch.random_labels if random_labels else batch.labels)
 
 
+#: Ops that score exactly 0 by construction (``none`` adds ``0 · x``): a 0 there is no underflow.
+ZERO_OPS = ("none",)
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
 def check_scores(scores: torch.Tensor, mask: torch.Tensor, edges: list, ops: list,
-                 where: str = "") -> None:
-    """A non-finite score, or an edge whose remaining ops all score exactly zero, is an error:
-    argmax over such a row is arbitrary (it silently returns ``none``)."""
+                 where: str = "", dtype: Optional[torch.dtype] = None) -> None:
+    """Refuse scores an argmax cannot be trusted with (a :class:`ScoreError`, exit 2):
+
+    * a non-finite score (overflow, or NaN gradients);
+    * an edge whose remaining ops all score exactly zero (argmax silently returns ``none``);
+    * underflow: a score that is subnormal in ``dtype``, the dtype the supernet computed in
+      (``0 < |s| < torch.finfo(dtype).tiny``: it keeps only a few bits of mantissa, so the
+      ranking is decided on rounding), or exactly 0 on an op that cannot score 0 (every op but
+      ``none``) while other scores are not. Scorers return float64 copies, so pass the
+      supernet's dtype; ``None`` checks against ``scores.dtype``.
+
+    Only the ops still present (``mask``) are checked: they are the scores the decision
+    compares. The defaults (float64 SynFlow-α, float32 SNIP-α/GraSP-α, ``a=1e-3``) keep every
+    score many orders of magnitude above ``tiny`` on NB201, DARTS and MobileNet; float32 GraSP-α
+    on NB-1Shot1 sits near ``tiny`` (scores ~1e-38) and some seeds underflow there: float32 and
+    float64 then pick different cells, which is exactly what this check refuses."""
     hint = "try dtype=float64 or another a (e.g. a=1e-3)"
+    dtype = scores.dtype if dtype is None else dtype
     for e, edge in enumerate(edges):
         row = scores[e][mask[e].cpu()]
         bad = ~torch.isfinite(row)
@@ -130,3 +152,29 @@ def check_scores(scores: torch.Tensor, mask: torch.Tensor, edges: list, ops: lis
         if bool((row == 0).all()):
             raise ScoreError(f"every score on edge {edge} is exactly zero{where} "
                              f"(underflow): {hint}")
+    if not dtype.is_floating_point:
+        return
+    present = mask.cpu().bool()
+    tiny = torch.finfo(dtype).tiny
+    scores = scores.detach().cpu()
+    magnitude = scores.abs()
+    subnormal = present & (magnitude > 0) & (magnitude < tiny)
+    can_be_zero = torch.tensor([op in ZERO_OPS for op in ops])
+    zero = present & (scores == 0) & ~can_be_zero
+    if not (subnormal.any() or zero.any()):
+        return
+    flagged = subnormal | zero
+    rows = [edges[e] for e in range(len(edges)) if bool(flagged[e].any())]
+    named = ", ".join(rows[:6]) + (f" and {len(rows) - 6} more" if len(rows) > 6 else "")
+    counts, total = [], f" of {int(present.sum())}"
+    for flags, what in ((subnormal, f"subnormal (below {tiny:.3g}: only a few bits of mantissa)"),
+                        (zero, "exactly 0 on ops that cannot score 0")):
+        if flags.any():
+            n = int(flags.sum())
+            counts.append(f"{n}{total} {'is' if n == 1 else 'are'} {what}")
+            total = ""
+    fix = ("use a larger a" if dtype == torch.float64
+           else "use dtype=float64 (same a) or a larger a")
+    raise ScoreError(f"scores{where} underflowed in {_dtype_name(dtype)}: {' and '.join(counts)}, "
+                     f"on edge{'s' if len(rows) > 1 else ''} {named}; their argmax would be "
+                     f"decided by rounding, not by the network: {fix}")

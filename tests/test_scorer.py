@@ -8,6 +8,8 @@ from freedarts_cli.data import Synthetic
 from freedarts_cli.scorer import GraSP, ScoreError, Snip, SynFlow, check_scores
 from freedarts_cli.spaces.nb201 import EDGES, OPS, NB201Space
 
+from .conftest import freedarts
+
 CPU = torch.device("cpu")
 
 
@@ -73,6 +75,70 @@ def test_non_finite_scores_are_an_error():
     scores[4, 2] = float("nan")
     with pytest.raises(ScoreError, match="non-finite.*3<-1.*nor_conv_1x1"):
         check_scores(scores, torch.ones(6, 5, dtype=torch.bool), EDGES, OPS)
+
+
+def healthy_scores():
+    """NB201-shaped scores as SynFlow-α gives them: ``none`` exactly 0, the others normal."""
+    scores = torch.full((6, 5), 1e-3, dtype=torch.float64)
+    scores[:, 0] = 0
+    return scores, torch.ones(6, 5, dtype=torch.bool)
+
+
+def test_subnormal_float32_scores_are_an_error_naming_count_edges_and_fix():
+    scores, mask = healthy_scores()
+    check_scores(scores, mask, EDGES, OPS, dtype=torch.float32)  # none's 0 is no underflow
+    scores[2, 3] = 1e-40   # subnormal in float32 (tiny 1.18e-38), normal in float64
+    scores[4, 1] = -3e-42  # GraSP scores are signed: the magnitude counts
+    with pytest.raises(ScoreError) as err:
+        check_scores(scores, mask, EDGES, OPS, " at round 3", torch.float32)
+    message = str(err.value)
+    assert "scores at round 3 underflowed in float32: 2 of 30 are subnormal" in message
+    assert "on edges 2<-1, 3<-1;" in message
+    assert "use dtype=float64 (same a) or a larger a" in message
+    check_scores(scores, mask, EDGES, OPS, dtype=torch.float64)  # full precision there
+
+
+def test_subnormal_scores_are_found_in_a_float32_tensor_itself():
+    scores = torch.tensor([[0.0, 2e-39, 3e-39, 1.0, 1.0]], dtype=torch.float32)
+    with pytest.raises(ScoreError, match="2 of 5 are subnormal .* on edge 1<-0; .*float64"):
+        check_scores(scores, torch.ones(1, 5, dtype=torch.bool), EDGES[:1], OPS)
+
+
+def test_scores_underflowed_to_exactly_zero_on_a_real_op_are_an_error():
+    scores, mask = healthy_scores()
+    scores[5, 2] = 0.0  # nor_conv_1x1 cannot score 0: its gradient underflowed
+    with pytest.raises(ScoreError, match="1 of 30 is exactly 0 on ops that cannot score 0, "
+                                         "on edge 3<-2"):
+        check_scores(scores, mask, EDGES, OPS, dtype=torch.float32)
+    mask[5, 2] = False  # a pruned op is not compared
+    check_scores(scores, mask, EDGES, OPS, dtype=torch.float32)
+
+
+def test_subnormal_float64_scores_ask_for_a_larger_a():
+    scores, mask = healthy_scores()
+    scores[0, 4] = 1e-310
+    with pytest.raises(ScoreError, match="underflowed in float64.*: use a larger a"):
+        check_scores(scores, mask, EDGES, OPS, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("scorer,dtype", [(SynFlow(), torch.float64), (SynFlow(), torch.float32),
+                                          (Snip(), torch.float32), (GraSP(), torch.float32)])
+def test_default_a_scores_are_never_taken_for_underflow(scorer, dtype):
+    net = small_net(dtype=dtype)
+    b = Synthetic(batch_size=8).batch(0, dtype, CPU) if scorer.needs_data else None
+    check_scores(scorer(net, b), net.mask, EDGES, OPS, dtype=dtype)
+
+
+def test_search_with_subnormal_float32_scores_exits_2_in_one_line(tmp_path):
+    # The issue's reproduction (15 cells): 20 of 22 non-zero float32 scores were subnormal.
+    out = freedarts("search", "space=nb201", "scorer=synflow", "dtype=float32", "a=3e-7",
+                    "benchmark=none", f"hydra.run.dir={tmp_path}/run")
+    assert out.returncode == 2, out.stderr
+    lines = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
+    assert "underflowed in float32" in lines[0] and "subnormal" in lines[0], lines[0]
+    assert "dtype=float64" in lines[0]
+    assert not (tmp_path / "run" / "result.csv").exists()
 
 
 def test_snip_is_alpha_times_cross_entropy_gradient():

@@ -32,7 +32,8 @@ class FreeDARTS:
 
         def score(net, where: str) -> torch.Tensor:
             scores = self.scorer(net, ctx.batch)
-            check_scores(scores, net.mask, space.edges, space.ops, where)
+            check_scores(scores, net.mask, space.edges, space.ops, where,
+                         net.alpha.dtype)
             return scores
 
         net = space.build_supernet(ctx.a, ctx.dtype, ctx.device)

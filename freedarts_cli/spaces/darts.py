@@ -222,8 +222,11 @@ class DartsNetwork(Network, _Skeleton):
     def __init__(self, genotype: Genotype, C: int, layers: int, num_classes: int,
                  input_size: int, stem: str):
         super().__init__()
-        if list(genotype.normal_concat) != CONCAT or list(genotype.reduce_concat) != CONCAT:
-            raise ValueError("only genotypes concatenating nodes 2..5 (range(2, 6)) are supported")
+        for name in ("normal_concat", "reduce_concat"):
+            if list(getattr(genotype, name)) != CONCAT:
+                raise ValueError(f"{name}={list(getattr(genotype, name))} is not supported: the "
+                                 f"evaluation network concatenates all intermediate nodes, use "
+                                 f"{name}=range(2, {2 + STEPS})")
         self.input_shape = (3, input_size, input_size)
 
         def cell(c_pp, c_p, c, reduction, reduction_prev):
@@ -305,12 +308,18 @@ class DartsSpace:
         return str(self.genotype(choice))
 
     def parse(self, arch: str) -> list[int]:
-        """Inverse of :meth:`decode` for genotypes with two inputs per node."""
+        """Inverse of :meth:`decode` for genotypes with two inputs per node (two distinct
+        inputs: a choice holds one op per edge)."""
         g = parse_genotype(arch, OPS)
         choice = [0] * len(EDGES)
-        for base, pairs in ((0, g.normal), (len(CELL_EDGES), g.reduce)):
+        for base, name, pairs in ((0, "normal", g.normal), (len(CELL_EDGES), "reduce", g.reduce)):
             for k, (op, j) in enumerate(pairs):
-                choice[base + CELL_EDGES.index((2 + k // 2, j))] = OPS.index(op)
+                row = base + CELL_EDGES.index((2 + k // 2, j))
+                if choice[row] or op == "none":
+                    raise ValueError(f"{name}[{k}]=({op!r}, {j}): node {2 + k // 2} of this space "
+                                     f"takes two different inputs, each with one op other than "
+                                     f"none")
+                choice[row] = OPS.index(op)
         return choice
 
     def describe(self, choice: list[int]) -> dict:

@@ -251,3 +251,11 @@ def test_imagenet_supernet_matches_the_authors_printed_size():
     net = DartsSpace(C=48, layers=14, num_classes=1000, input_size=224,
                      stem="imagenet").build_supernet(5e-4, torch.float32, CPU)
     assert sum(p.numel() for p in net.parameters()) - net.alpha.numel() == 25_512_016
+
+
+def test_parse_refuses_a_node_reading_one_input_twice(small):
+    twice = DARTS_V2.replace("('skip_connect', 0), ('dil_conv_3x3', 2)",
+                             "('skip_connect', 0), ('dil_conv_3x3', 0)")
+    with pytest.raises(ValueError, match=r"normal\[7\]=\('dil_conv_3x3', 0\): node 5"):
+        small.parse(twice)
+    genotype_size(parse_genotype(twice, OPS))  # still a network genotype-info can size
