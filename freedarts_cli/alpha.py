@@ -11,6 +11,8 @@ from .errors import UserError
 def check_scale(a: object) -> float:
     """``a`` is FreeDARTS' only hyperparameter; it must be a positive finite number."""
     try:
+        if isinstance(a, bool):  # a=true is not 1.0
+            raise TypeError
         value = float(a)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise UserError(f"a={a!r} is not a number: pass a positive scale such as a=1e-3") from None

@@ -7,7 +7,7 @@ from freedarts_cli.alpha import active_ops, check_scale, draw_alpha
 from freedarts_cli.errors import UserError
 
 
-@pytest.mark.parametrize("bad", [-1, 0, float("nan"), float("inf"), "abc", None])
+@pytest.mark.parametrize("bad", [-1, 0, float("nan"), float("inf"), "abc", None, True])
 def test_scale_must_be_positive_and_finite(bad):
     with pytest.raises(UserError, match="a="):
         check_scale(bad)

@@ -132,6 +132,7 @@ BAD = {
     "bad_dtype": (["dtype=float16"], "dtype=float16"),
     # issue 11 point 4: values are checked where read, never coerced or left to a traceback
     "float_seed": (["seed=1.5"], "seed=1.5"),
+    "bool_a": (["a=true"], "a=True is not a number"),
     "bool_seed": (["seed=true"], "seed=True"),
     "text_seed": (["seed=abc"], "seed=abc"),
     "huge_seed": (["seed=99999999999999999999"], "seed=99999999999999999999"),
