@@ -166,8 +166,8 @@ def make_tables(cfg: DictConfig) -> str:
     return ((study + "\n\n" if study else "") +
             f"{markdown}\n\n{len(df)} runs in {len(table)} groups"
             + "".join(f"; {n} {what} (named above)" for n, what in
-                      ((len(dropped), "duplicate runs dropped"),
-                       (len(unfinished), "unfinished run folders")) if n)
+                      ((len(dropped), "duplicate run(s) dropped"),
+                       (len(unfinished), "unfinished run folder(s)")) if n)
             + f"; wrote {out / 'tables.csv'}, {out / 'tables.md'} and {out / 'tables.tex'}")
 
 

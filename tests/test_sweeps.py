@@ -142,7 +142,7 @@ def test_a_killed_sweep_resumed_into_its_folder_equals_an_uninterrupted_one(tmp_
     assert tables.returncode == 0, tables.stderr
     table = pd.read_csv(tmp_path / "tables.csv")
     assert table.n.tolist() == [10]
-    assert "10 duplicate runs dropped" in tables.stdout
+    assert "10 duplicate run(s) dropped" in tables.stdout
     assert tables.stdout.count("dropped duplicate") == 10
 
 

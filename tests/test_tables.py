@@ -18,6 +18,8 @@ from freedarts_cli.tables import (
     paper_table,
 )
 
+from .conftest import freedarts
+
 
 def write_runs(root, rows):
     for i, row in enumerate(rows):
@@ -464,3 +466,20 @@ def test_junk_result_files_are_named_left_out_and_counted_never_averaged(tmp_pat
     (tmp_path / "ok" / "result.csv").write_text("garbage\n")
     with pytest.raises(UserError, match="no readable result.csv"):
         collect([tmp_path])
+
+
+def test_tables_count_a_rerun_config_once_and_name_unfinished_folders(tmp_path):
+    """Issue 11 point 2: a sweep rerun into a new folder, and a folder killed before its
+    result.csv, are named, never averaged twice or silently ignored."""
+    first = [run("synflow", s, 93.0 + s) for s in range(3)]
+    write_runs(tmp_path / "sweep1", first)
+    write_runs(tmp_path / "sweep2", first[:2])  # the same two runs again
+    killed = tmp_path / "sweep2" / "2"
+    killed.mkdir()
+    (killed / "search.log").write_text("[12:00:00][freedarts][INFO] seed=2 ...\n")
+    out = freedarts("tables", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert pd.read_csv(tmp_path / "tables.csv").n.tolist() == [3]
+    assert out.stdout.count("dropped duplicate") == 2
+    assert f"unfinished: {killed} holds no result.csv" in out.stdout
+    assert "2 duplicate run(s) dropped (named above); 1 unfinished run folder(s)" in out.stdout
