@@ -20,11 +20,11 @@ from typing import Any, Callable, Optional
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.errors import CompactHydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from .errors import UserError
+from .sweep import JobFailed
 
 log = logging.getLogger("freedarts")
 
@@ -35,10 +35,6 @@ def config_dir() -> str:
     if (checkout / "search.yaml").is_file():
         return str(checkout)
     return str(resources.files("freedarts_cli.conf"))
-
-
-class JobFailed(CompactHydraException):
-    """A sweep job's user error: Hydra prints its message, not a traceback."""
 
 
 def _report(err: UserError) -> None:

@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from .errors import UserError
-from .safeload import ARRAY_GLOBALS, Refused
+from .options import check_positive_int
+from .safeload import ArrayUnpickler, Refused
 
 log = logging.getLogger("freedarts")
 
@@ -43,20 +44,9 @@ MAX_PICKLE_BYTES = 1 << 30
 # Restricted unpickling
 # --------------------------------------------------------------------------------------------
 
-# The globals and stand-ins live in safeload (shared with the benchmark loaders); this loader
-# allows the array ones only.
+# The unpickler lives in safeload (shared with the benchmark loaders); it allows numpy's array
+# rebuilders only.
 _PLAIN = (str, bytes, int, float, bool, type(None), np.dtype, np.generic)
-
-
-class _RestrictedUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
-        try:
-            return ARRAY_GLOBALS[(module, name)]
-        except KeyError:
-            raise Refused(f"the Python global {module}.{name}") from None
-
-    def persistent_load(self, pid: Any) -> Any:
-        raise Refused("a persistent reference")
 
 
 def _check_plain(obj: Any, depth: int = 0) -> None:
@@ -100,7 +90,7 @@ def load_batch_file(path: Path, what: str, fix: str) -> dict:
                 raise bad("not a Python pickle: no pickle protocol header at its start")
             fh.seek(0)
             try:
-                obj = _RestrictedUnpickler(fh, encoding="latin1").load()
+                obj = ArrayUnpickler(fh, encoding="latin1").load()
                 _check_plain(obj)
             except Refused as e:
                 raise UserError(f"{path} was refused: it holds {e}, which no valid {what} "
@@ -180,16 +170,6 @@ def _signature(files: list[Path]) -> tuple:
         except OSError:
             out.append((f.name, -1, -1))
     return tuple(out)
-
-
-def check_positive_int(option: str, value: Any, example: int, at_most: Optional[int] = None) -> int:
-    """A unit option that must be a positive integer (at most ``at_most``): ``data.batch_size=0``,
-    ``-1``, ``1.5``, ``true`` or ``abc`` is one UserError naming the value, never coerced."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1 \
-            or (at_most is not None and value > at_most):
-        what = "a positive integer" if at_most is None else f"an integer from 1 to {at_most}"
-        raise UserError(f"{option}={value} is not {what}: use e.g. {option}={example}")
-    return value
 
 
 class _ImageData:

@@ -10,12 +10,22 @@ from __future__ import annotations
 
 import inspect
 import math
-from typing import Any
+from typing import Any, Optional
 
 from hydra.utils import get_class
 from omegaconf import DictConfig
 
 from .errors import UserError
+
+
+def check_positive_int(option: str, value: Any, example: int, at_most: Optional[int] = None) -> int:
+    """A unit option that must be a positive integer (at most ``at_most``): ``data.batch_size=0``,
+    ``-1``, ``1.5``, ``true`` or ``abc`` is one UserError naming the value, never coerced."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1 \
+            or (at_most is not None and value > at_most):
+        what = "a positive integer" if at_most is None else f"an integer from 1 to {at_most}"
+        raise UserError(f"{option}={value} is not {what}: use e.g. {option}={example}")
+    return value
 
 
 def _problem(value: Any, default: Any) -> str | None:

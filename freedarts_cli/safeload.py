@@ -127,16 +127,28 @@ PLAIN_GLOBALS: dict[tuple[str, str], Any] = {
 
 
 class PlainUnpickler(pickle.Unpickler):
-    """Unpickles plain data only: any global outside ``PLAIN_GLOBALS`` raises ``Refused``.
+    """Unpickles plain data only: any global outside ``GLOBALS`` raises ``Refused``.
 
     It defines no ``persistent_load``, so under ``torch.load`` torch's own (which only makes
     storages) stays in place; a tensor still needs a torch global, and is refused."""
 
+    GLOBALS = PLAIN_GLOBALS
+
     def find_class(self, module: str, name: str) -> Any:
         try:
-            return PLAIN_GLOBALS[(module, name)]
+            return self.GLOBALS[(module, name)]
         except KeyError:
             raise Refused(f"the Python global {module}.{name}") from None
+
+
+class ArrayUnpickler(PlainUnpickler):
+    """The dataset batches' unpickler: dicts of numeric numpy arrays (``ARRAY_GLOBALS``), and
+    no persistent references (nothing but torch writes them)."""
+
+    GLOBALS = ARRAY_GLOBALS
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise Refused("a persistent reference")
 
 
 def _load(file, **kwargs) -> Any:

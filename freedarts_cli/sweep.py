@@ -33,6 +33,10 @@ def was_started() -> bool:
     return _started
 
 
+class JobFailed(CompactHydraException):
+    """A sweep job's user error (its one line is the job's reason), not a traceback."""
+
+
 class SweepFailed(CompactHydraException):
     """Hydra prints its message (every failed job) and exits 1."""
 
@@ -40,8 +44,6 @@ class SweepFailed(CompactHydraException):
 def reason(ret: JobReturn) -> str:
     """A failed job's one-line reason: our error message, or the exception's type and text
     with the log that holds its traceback."""
-    from .cli import JobFailed
-
     err = ret._return_value
     if isinstance(err, JobFailed):
         return str(err)

@@ -203,7 +203,7 @@ def test_a_truncated_batch_is_a_user_error(tmp_path):
 def test_an_oversized_file_is_refused_before_reading(tmp_path, monkeypatch):
     folder, _ = write_cifar10(tmp_path, n=3)
     monkeypatch.setattr(data_mod, "MAX_PICKLE_BYTES", 1000)
-    monkeypatch.setattr(data_mod, "_RestrictedUnpickler", None)  # never reached
+    monkeypatch.setattr(data_mod, "ArrayUnpickler", None)  # never reached
     user_error(CIFAR("cifar10", root=str(tmp_path)), folder / "data_batch_1", "bytes")
 
 

@@ -27,14 +27,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..genotype import Genotype, parse_genotype
+from ..genotype import DARTS_STEPS, Genotype, parse_genotype
 from ..op import DARTS_OPS, FactorizedReduce, ReLUConvBN
 from ..picture import draw_dag
 from ..size import macs_m, params_m
 from ..supernet import Network, Supernet
 
 OPS = list(DARTS_OPS)
-STEPS = 4
+STEPS = DARTS_STEPS
 CONCAT = list(range(2, 2 + STEPS))
 #: (node, input) of the 14 edges of one cell, in α's row order.
 CELL_EDGES = [(i, j) for i in range(2, 2 + STEPS) for j in range(i)]
