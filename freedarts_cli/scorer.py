@@ -8,10 +8,12 @@ Each scorer declares the numerics it needs (``dtype``, used when the run says ``
 SynFlow-α's R is a product over the 15 cells of terms of order ``a``, which under- or overflows
 float32 (METHOD.md §1), so it runs in float64. SNIP-α, ZEROS-L and GraSP-α are gradients of a
 cross-entropy of order 1: float32 picks the same architectures as float64 on seeds 0–9 of real
-CIFAR-10 (``docs/numerics.md``) at a third of the cost, so they run in float32.
+CIFAR-10 (``docs/numerics.md``) at a third of the cost, so they run in float32 (so does the
+authors' GraSP-α, ``grasp_authors``: their code has no float64).
 """
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
 from typing import Iterator, Optional
 
@@ -92,8 +94,9 @@ class GraSP:
     """GraSP-α, textbook form: ``S = −(H g) ⊙ α`` with ``g = ∂L/∂α`` and ``H`` the Hessian
     of ``L`` in α (Hessian-vector product by double backward; no optimizer step).
 
-    The authors' NB201 variant (an Adam step first, row 0 of g as the vector) is not
-    implemented: AUTHORS_CODE.md B4/B5 list it as a bug.
+    The authors' NB201 variant (an Adam step first, row 0 of g as the vector, signed
+    ``α0 ⊙ Hṽ``; AUTHORS_CODE.md §1.7, bugs B4/B5) is :class:`GraSPAuthors`
+    (``scorer=grasp_authors``); this one stays the textbook score.
     """
 
     name = "grasp"
@@ -106,6 +109,56 @@ class GraSP:
             (g,) = torch.autograd.grad(F.cross_entropy(net(x), y), net.alpha, create_graph=True)
             (hg,) = torch.autograd.grad((g * g.detach()).sum(), net.alpha)
             return _masked(net, -(hg * net.alpha))
+
+
+class GraSPAuthors:
+    """GraSP-α as the authors' NB201 notebook computes it (AUTHORS_CODE.md §1.7, bugs B4/B5),
+    behind ``scorer=grasp_authors``; ``scorer=grasp`` stays the textbook ``−(H g) ⊙ α``.
+
+    1. ``g = ∂L/∂α`` at ``α0`` (cross-entropy on the batch, train-mode BN);
+    2. one step of their α optimizer, Adam(lr 0.03, betas (0.5, 0.999), L2 weight decay 1e-3)
+       on ``g`` (B5): ``α1 = α0 − lr·d/(|d| + eps)`` with ``d = g + wd·α0`` (:meth:`adam_step`);
+    3. at ``α1`` on the same batch, ``G = ∂L/∂α`` and ``Hṽ = ∂(Σ G ⊙ ṽ)/∂α`` with
+       ``ṽ[e, k] = g[0, k]``: row 0 of ``g`` on every edge (their ``zip`` over a 2-D tensor, B4);
+    4. ``S = α0 ⊙ Hṽ``: signed, no minus sign, no abs, so ``none`` (exactly 0) wins an edge
+       whose other ops all score below 0.
+
+    The supernet's α is ``α0`` again when the call returns.
+    """
+
+    name = "grasp_authors"
+    needs_data = True
+    dtype = "float32"
+
+    def __init__(self, lr: float = 0.03, betas=(0.5, 0.999), weight_decay: float = 1e-3,
+                 eps: float = 1e-8):
+        self.lr, self.weight_decay, self.eps = float(lr), float(weight_decay), float(eps)
+        self.betas = tuple(float(b) for b in betas)
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise UserError(f"scorer.betas={list(betas)} must be two numbers in [0, 1)")
+
+    def adam_step(self, alpha: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+        """α after the first ``torch.optim.Adam`` step (its operations, L2 weight decay): the
+        bias-corrected moments are ``d`` and ``d²``, so the betas cancel."""
+        (b1, b2), d = self.betas, grad + self.weight_decay * alpha
+        m, v = (1 - b1) * d, (1 - b2) * d * d
+        return alpha - self.lr / (1 - b1) * m / (v.sqrt() / math.sqrt(1 - b2) + self.eps)
+
+    def __call__(self, net: Supernet, batch: Optional[Batch]) -> torch.Tensor:
+        x, y = _labelled(batch, False)
+        alpha0 = net.alpha.detach().clone()
+        with alpha_only_gradients(net):
+            try:
+                (g,) = torch.autograd.grad(F.cross_entropy(net(x), y), net.alpha)
+                with torch.no_grad():
+                    net.alpha.copy_(self.adam_step(alpha0, g))
+                (grad1,) = torch.autograd.grad(F.cross_entropy(net(x), y), net.alpha,
+                                               create_graph=True)
+                (hv,) = torch.autograd.grad((grad1 * g[0]).sum(), net.alpha)
+            finally:
+                with torch.no_grad():
+                    net.alpha.copy_(alpha0)
+            return _masked(net, alpha0 * hv)
 
 
 def _labelled(batch: Optional[Batch], random_labels: bool):
