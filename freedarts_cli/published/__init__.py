@@ -21,9 +21,11 @@ source    paper and table number
 Each ``<table id>.yaml`` beside it gives the table's columns (which result column each one is) and,
 for every row we reproduce, the filters that pick our runs (``match``: result columns that must
 equal the values; ``setting``: the published setting, preferred when present; ``run``: the row of
-``conf/experiment/row/`` whose runs these are). Units are kept as published: the Zero-Cost-PT
-tables are test *error*, and ours are converted to ``100 - accuracy`` for them (the std is
-unchanged), so that every cell compares like with like.
+``conf/experiment/row/`` whose runs these are). A row of ours that the paper does not print (e.g.
+textbook GraSP-α beside the authors' variant in ``conf_table2``) says ``ours_only: true``: its
+records in ``values.csv`` are printed ``-`` with no value, and their ``source`` says "not in".
+Units are kept as published: the Zero-Cost-PT tables are test *error*, and ours are converted to
+``100 - accuracy`` for them (the std is unchanged), so that every cell compares like with like.
 """
 from __future__ import annotations
 
