@@ -299,6 +299,8 @@ def main(argv: list[str] | None = None) -> None:
         rest = _paths_to_override(rest)
     if command == "correlate":
         rest = _lists_to_override(rest)
+    # experiment= is in the defaults list (conf/search.yaml); the older +experiment= still works
+    rest = [a[1:] if a.startswith("+experiment=") else a for a in rest]
     saved = {key: os.environ.get(key) for key in (_PARENT, "HYDRA_FULL_ERROR")}
     os.environ.setdefault(_PARENT, f"{os.getpid()}@{socket.gethostname()}")
     full_error = bool(saved["HYDRA_FULL_ERROR"])

@@ -1,9 +1,11 @@
-"""One batch of images for the label-dependent scores (SNIP-α, ZEROS-L, GraSP-α).
+"""Images for the label-dependent scores (one batch) and for the methods that train (batches).
 
-A data unit is selected with ``data=`` and offers ``batch(seed, dtype, device) -> Batch`` and
-``images_available() -> int``. The batch is drawn with its own generator seeded by the run's
-seed, so it is reproducible and does not disturb the random stream that initialises the
-supernet. Nothing is ever downloaded.
+A data unit is selected with ``data=`` and offers ``batch(seed, dtype, device) -> Batch``,
+``images_available() -> int`` and ``search_split(...) -> SearchSplit`` (the DARTS search data: the
+training set split in two halves, weights trained on one and α on the other, with random crop and
+flip). Every draw uses its own generator seeded by the run's seed (and, for training batches, the
+epoch), so it is reproducible, a resumed search sees the same batches, and nothing disturbs the
+random stream that initialises the supernet. Nothing is ever downloaded.
 
 The CIFAR and ImageNet16 files are Python pickles. They are read here (not through torchvision,
 whose md5 table rejects partial sets) by one restricted loader, :func:`load_batch_file`, that
@@ -157,6 +159,79 @@ class Batch:
     random_labels: torch.Tensor  # uniform labels for ZEROS-L, same seed
 
 
+def stream_seed(*keys: int) -> int:
+    """A seed for one random stream named by integers (the run's seed, an epoch, a purpose):
+    streams of different keys are independent, and the same keys always give the same stream."""
+    return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1, np.uint64)[0]
+               >> 1)
+
+
+def _normalised(x: torch.Tensor, mean, std) -> torch.Tensor:
+    """Images in [0, 1], float64 [B, 3, H, W] -> (x - mean) / std per channel."""
+    mean = torch.tensor(mean, dtype=x.dtype).view(1, 3, 1, 1)
+    std = torch.tensor(std, dtype=x.dtype).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+class SearchSplit:
+    """The DARTS search data (AUTHORS_CODE.md §1.4): the training images split in two equal
+    halves by a fixed permutation (``split_seed``; NAS-Bench-201 ships one such split for
+    CIFAR-10, ``cifar-split.txt``, 25,000 / 25,000), the first half for the weights, the second
+    for α. Both halves get the training augmentation: random 32×32 crop of the image zero-padded
+    by ``pad`` pixels, then a horizontal flip with probability 1/2, then normalisation.
+
+    :meth:`epoch` yields ``(train, valid)`` batch pairs, shuffled and augmented by a generator
+    seeded from ``(seed, epoch)`` alone, so any epoch can be replayed (a resumed search) without
+    saving random state. The last batch of an epoch may be smaller (no images are dropped)."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, mean, std, batch_size: int,
+                 pad: int = 4, split_seed: int = 0):
+        n = len(labels) // 2
+        if n < 1:
+            raise UserError(f"the search split needs at least 2 training images, the data has "
+                            f"{len(labels)}: point data.root at a fuller copy of the set")
+        perm = torch.randperm(len(labels), generator=torch.Generator().manual_seed(split_seed))
+        self.halves = (perm[:n].numpy(), perm[n:2 * n].numpy())
+        self.images, self.labels = images, labels
+        self.mean, self.std = mean, std
+        self.batch_size, self.pad = batch_size, pad
+
+    @property
+    def half_size(self) -> int:
+        """Images in each half (the α half is the data of α's posterior: ``N`` in VAdam)."""
+        return len(self.halves[0])
+
+    def steps(self) -> int:
+        """Batches per epoch (each half once)."""
+        return -(-self.half_size // self.batch_size)
+
+    def epoch(self, seed: int, epoch: int, dtype: torch.dtype, device: torch.device,
+              steps: Optional[int] = None):
+        """The ``(train, valid)`` batches of one epoch (the first ``steps`` of them if given)."""
+        gen = torch.Generator().manual_seed(stream_seed(seed, epoch, 1))
+        orders = [half[torch.randperm(len(half), generator=gen).numpy()] for half in self.halves]
+        bs = self.batch_size
+        for i in range(self.steps() if steps is None else min(steps, self.steps())):
+            yield tuple(self._augmented(order[i * bs:(i + 1) * bs], gen, dtype, device)
+                        for order in orders)
+
+    def _augmented(self, idx: np.ndarray, gen: torch.Generator, dtype: torch.dtype,
+                   device: torch.device) -> Batch:
+        x = torch.from_numpy(self.images[idx]).permute(0, 3, 1, 2).to(torch.float64) / 255.0
+        b, _, h, w = x.shape
+        p = self.pad
+        padded = torch.nn.functional.pad(x, (p, p, p, p))  # zeros: black borders, as torchvision
+        dy, dx = torch.randint(2 * p + 1, (2, b), generator=gen).tolist()
+        flip = (torch.rand(b, generator=gen) < 0.5).tolist()
+        out = torch.empty_like(x)
+        for i in range(b):
+            crop = padded[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w]
+            out[i] = crop.flip(-1) if flip[i] else crop
+        y = torch.as_tensor(self.labels[idx], dtype=torch.long)
+        return Batch(_normalised(out, self.mean, self.std).to(device, dtype), y.to(device),
+                     y.to(device))
+
+
 # (class, dataset name, num_classes, resolved folder, files' (name, size, mtime)) -> arrays
 _CACHE: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -231,12 +306,18 @@ class _ImageData:
         gen = torch.Generator().manual_seed(seed)
         idx = torch.randperm(len(labels), generator=gen)[: self.batch_size].numpy()
         x = torch.from_numpy(images[idx]).permute(0, 3, 1, 2).to(torch.float64) / 255.0
-        mean = torch.tensor(self.mean, dtype=torch.float64).view(1, 3, 1, 1)
-        std = torch.tensor(self.std, dtype=torch.float64).view(1, 3, 1, 1)
-        x = (x - mean) / std
+        x = _normalised(x, self.mean, self.std)
         y = torch.as_tensor(labels[idx], dtype=torch.long)
         y_rand = torch.randint(self.num_classes, (len(idx),), generator=gen)
         return Batch(x.to(device, dtype), y.to(device), y_rand.to(device))
+
+    def search_split(self, batch_size: Optional[int] = None, pad: int = 4,
+                     split_seed: int = 0) -> SearchSplit:
+        """The whole training set as DARTS search data (:class:`SearchSplit`), in batches of
+        ``batch_size`` (default: ``data.batch_size``)."""
+        images, labels = self._arrays()
+        return SearchSplit(images, labels, self.mean, self.std,
+                           self.batch_size if batch_size is None else batch_size, pad, split_seed)
 
 
 # name -> (folder, training files, label key, classes, official archive)
@@ -358,12 +439,24 @@ class Synthetic(_ImageData):
     name = "synthetic"
     synthetic = True
 
-    def __init__(self, batch_size: int = 64, num_classes: int = 10, input_size: int = 32):
+    def __init__(self, batch_size: int = 64, num_classes: int = 10, input_size: int = 32,
+                 train_images: int = 512):
         super().__init__(None, batch_size, num_classes)
         self.input_size = check_positive_int("data.input_size", input_size, 32)
+        self.train_images = check_positive_int("data.train_images", train_images, 512)
 
     def images_available(self) -> int:
         return 0
+
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The training set of :meth:`search_split`: ``train_images`` random uint8 images and
+        uniform labels, the same on every call (a fixed generator)."""
+        if self._loaded is None:
+            rng = np.random.default_rng(0)
+            shape = (self.train_images, self.input_size, self.input_size, 3)
+            self._loaded = (rng.integers(0, 256, shape, dtype=np.uint8),
+                            rng.integers(0, self.num_classes, self.train_images))
+        return self._loaded
 
     def batch(self, seed: int, dtype: torch.dtype, device: torch.device) -> Batch:
         gen = torch.Generator().manual_seed(seed)

@@ -125,7 +125,7 @@ def a_study(df: pd.DataFrame, datasets, plt):
     from . import published
 
     df = df[df["method"] == "freedarts"] if "method" in df.columns else df
-    _require(df, "FreeDARTS runs at several a", "freedarts search -m +experiment=a_study")
+    _require(df, "FreeDARTS runs at several a", "freedarts search -m experiment=a_study")
     df = _studied(df, ["scorer", "pruning"], "a")
     ds = _datasets(df, datasets)
     fig, axes = plt.subplots(1, len(ds), figsize=(4.2 * len(ds), 3.4), squeeze=False)
@@ -166,7 +166,7 @@ def trajectory(df: pd.DataFrame, datasets, plt):
                 frames.append(t)
     if not frames:
         raise UserError("no multi-round trajectory.csv beside the result.csv files: run "
-                        "iterative pruning, e.g. freedarts search -m +experiment=trajectory")
+                        "iterative pruning, e.g. freedarts search -m experiment=trajectory")
     traj = pd.concat(frames, ignore_index=True)
     ds = _datasets(traj, datasets)
     if not ds:
@@ -196,12 +196,12 @@ def sample_size(df: pd.DataFrame, datasets, plt):
     """Zero-cost NAS test accuracy against N (log axis), FreeDARTS as a band, per proxy."""
     if "method" not in df.columns or "n_samples" not in df.columns:
         raise UserError("no zero-cost NAS runs with n_samples: freedarts search -m "
-                        "+experiment=sample_size")
+                        "experiment=sample_size")
     zc = df[df["method"] == "zero_cost"]
     fd = df[df["method"] == "freedarts"]
     if "a" in fd.columns and np.isclose(fd["a"].astype(float), 1e-3).any():
         fd = fd[np.isclose(fd["a"].astype(float), 1e-3)]  # the papers' a, if an a-sweep is mixed in
-    _require(zc, "zero-cost NAS runs", "freedarts search -m +experiment=sample_size")
+    _require(zc, "zero-cost NAS runs", "freedarts search -m experiment=sample_size")
     proxies = sorted(set(zc["scorer"]))
     ds = _datasets(zc, datasets)
     fig, axes = plt.subplots(len(ds), len(proxies), figsize=(3.6 * len(proxies), 3.0 * len(ds)),
@@ -230,7 +230,7 @@ def sample_size(df: pd.DataFrame, datasets, plt):
 def cost_accuracy(df: pd.DataFrame, datasets, plt):
     """Each method group's mean search time (log axis) against its mean test accuracy; hollow
     markers are groups whose scores read synthetic images."""
-    _require(df, "runs of any method", "e.g. freedarts search -m +experiment=cost_accuracy")
+    _require(df, "runs of any method", "e.g. freedarts search -m experiment=cost_accuracy")
     keys = [k for k in ("method", "scorer", "pruning", *EXTRAS) if k in df.columns]
     ds = _datasets(df, datasets)
     if not ds:
@@ -275,7 +275,7 @@ def op_selection(df: pd.DataFrame, datasets, plt):
     """Fraction of runs choosing each op, per edge and over all edges, against ``a``."""
     df = df[df["method"] == "freedarts"] if "method" in df.columns else df
     df = df[df["arch"].notna()] if "arch" in df.columns else df.iloc[0:0]
-    _require(df, "FreeDARTS runs at several a", "freedarts search -m +experiment=op_selection")
+    _require(df, "FreeDARTS runs at several a", "freedarts search -m experiment=op_selection")
     df = _studied(df, ["scorer", "pruning"], "a")
     ops = pd.DataFrame([parse_arch(a) for a in df["arch"]], columns=EDGES, index=df.index)
     df = pd.concat([df[["scorer", "pruning", "a"]], ops], axis=1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
@@ -43,6 +43,8 @@ class Outcome:
     trajectory: list[dict]
     scores: list[dict]
     samples: list[dict]
+    selections: list[dict] = field(default_factory=list)  # more rows of the same search
+    tables: dict[str, list[dict]] = field(default_factory=dict)  # method-specific files
 
 
 def build(node: DictConfig) -> Any:
@@ -133,31 +135,43 @@ def search(cfg: DictConfig, out_dir: Optional[Path] = None, threads: Optional[in
                         f"{batch.images.shape[-2]}: use data=synthetic (sized to the space) or "
                         "data.input_size to match")
 
+    run_id = config_id(cfg)
     seed_everything(seed)
     with PeakMemory() as memory:
         start = time.perf_counter()
-        found = method.search(Context(space, seed, a, dtype, device, batch))
+        found = method.search(Context(space, seed, a, dtype, device, batch, data,
+                                      Path(out_dir) if out_dir is not None else None, run_id))
         seconds = time.perf_counter() - start
 
-    arch = space.decode(found.choice)
-    row: dict[str, Any] = {
-        "space": space.name, "method": method.name, "scorer": found.scorer,
-        "pruning": found.pruning, "seed": seed, "a": a, "dtype": dtype_name,
-        "device": device.type, "data": data.name if data is not None else "none",
-        "data_images": data.images_available() if data is not None else 0,
-        "arch": arch, "benchmark": benchmark.name, "benchmark_source": benchmark.source,
-        **benchmark.query(arch), **space.describe(found.choice),
-        "search_seconds": round(seconds, 4), "peak_memory_mb": round(memory.mb, 1),
-        "rounds": len(found.rounds), **found.extra, "config_id": config_id(cfg),
-        "freedarts_version": __version__,
-        "torch_version": torch.__version__, "git_commit": git_commit(),
-    }
+    def result_row(f: Found) -> dict[str, Any]:
+        arch = space.decode(f.choice)
+        return {
+            "space": space.name, "method": method.name, "scorer": f.scorer,
+            "pruning": f.pruning, "seed": seed, "a": a, "dtype": dtype_name,
+            "device": device.type, "data": data.name if data is not None else "none",
+            "data_images": data.images_available() if data is not None else 0,
+            "arch": arch, "benchmark": benchmark.name, "benchmark_source": benchmark.source,
+            **benchmark.query(arch), **space.describe(f.choice),
+            "search_seconds": round(seconds, 4), "peak_memory_mb": round(memory.mb, 1),
+            "rounds": len(f.rounds), **f.extra, "config_id": run_id,
+            "freedarts_version": __version__,
+            "torch_version": torch.__version__, "git_commit": git_commit(),
+        }
+
+    row = result_row(found)
     outcome = Outcome(row, _trajectory(found, space, benchmark), _scores(found, space),
-                      [{"arch": space.decode(c), "score": s} for c, s in found.samples])
+                      [{"arch": space.decode(c), "score": s} for c, s in found.samples],
+                      [result_row(f) for f in found.selections],
+                      {name: _looked_up(rows, space, benchmark)
+                       for name, rows in found.tables.items()})
     if out_dir is not None:
         space.draw(found.choice, Path(out_dir))
         if outcome.samples:
             write_csv(Path(out_dir) / "samples.csv", outcome.samples)
+        for name, rows in outcome.tables.items():
+            write_csv(Path(out_dir) / f"{name}.csv", rows)
+        if outcome.selections:
+            write_csv(Path(out_dir) / "selections.csv", outcome.selections)
         write_csv(Path(out_dir) / "scores.csv", outcome.scores)
         write_csv(Path(out_dir) / "trajectory.csv", outcome.trajectory)
         write_csv(Path(out_dir) / "result.csv", [row])  # last: its presence means "complete"
@@ -191,6 +205,19 @@ def _trajectory(found: Found, space, benchmark) -> list[dict]:
             "removed_score": r.removed_score, "arch": arch,
             **{k: v for k, v in benchmark.query(arch).items() if k in ACCURACY_COLUMNS}})
     return rows
+
+
+def _looked_up(rows: list[dict], space, benchmark) -> list[dict]:
+    """A method's table rows, each ``choice`` replaced by its ``arch`` and accuracies."""
+    out = []
+    for row in rows:
+        row = dict(row)
+        if "choice" in row:
+            arch = space.decode(row.pop("choice"))
+            row["arch"] = arch
+            row.update((k, v) for k, v in benchmark.query(arch).items() if k in ACCURACY_COLUMNS)
+        out.append(row)
+    return out
 
 
 def _scores(found: Found, space) -> list[dict]:

@@ -120,6 +120,9 @@ class Supernet(Network):
     """
 
     abs_alpha = True
+    #: Mix the edge's ops by ``softmax(α)`` over the ops still present, as DARTS does (the
+    #: methods that train α, BaLeNAS). FreeDARTS mixes by the raw α (METHOD.md §1, bug B2).
+    softmax = False
 
     def __init__(self, edges: Sequence[str], ops: Sequence[str], a: float,
                  input_shape: Sequence[int]):
@@ -144,9 +147,14 @@ class Supernet(Network):
         self.active = active_ops(self.mask)
 
     def alpha_weights(self) -> list[list[torch.Tensor]]:
-        """α as scalars ``[edge][op]``, split once per forward: indexing α at every edge of
-        every cell would make backward materialise a full-size gradient per use."""
-        return [list(row.unbind()) for row in self.alpha.unbind()]
+        """The mixing weights as scalars ``[edge][op]`` (raw α, or ``softmax(α)`` over the ops
+        still present when :attr:`softmax`), split once per forward: indexing α at every edge
+        of every cell would make backward materialise a full-size gradient per use."""
+        weights = self.alpha
+        if self.softmax:
+            mask = self.mask.to(weights.device)
+            weights = weights.masked_fill(~mask, float("-inf")).softmax(dim=-1)
+        return [list(row.unbind()) for row in weights.unbind()]
 
     @contextmanager
     def absolute(self) -> Iterator[None]:

@@ -25,7 +25,7 @@ sweep() {  # sweep <experiment> <part> <overrides...>
   FROM=""
   if [ -n "$ONLY" ] && [[ ",$ONLY," != *",$exp/$part,"* ]]; then return; fi
   echo "== $exp/$part: $*"
-  "$FD" search -m "+experiment=$exp" hydra/launcher=joblib hydra.launcher.n_jobs=2 \
+  "$FD" search -m "experiment=$exp" hydra/launcher=joblib hydra.launcher.n_jobs=2 \
     "hydra.sweep.dir=$OUT/$exp/cpu/$part" "data.root=$DATA_ROOT" "$@" "${EXTRA[@]}"
 }
 

@@ -36,7 +36,7 @@ def hydra_compose():
 
 
 def sweep_params(compose_fn, experiment: str) -> dict[str, list[str]]:
-    cfg = compose_fn([f"+experiment={experiment}"])
+    cfg = compose_fn([f"experiment={experiment}"])
     params = OmegaConf.to_container(cfg.hydra.sweeper.params) or {}
     out = {}
     for key, value in params.items():
@@ -84,7 +84,9 @@ def jobs(compose_fn, experiment: str):
     an experiment that sweeps it (once: rows and experiments override disjoint groups, checked
     here, so a row composes the same way in every experiment), every other value composed."""
     params = sweep_params(compose_fn, experiment)
-    base = [f"+experiment={experiment}"]
+    base = [f"experiment={experiment}"]
+    if set(params) <= {"seed"}:  # one configuration, swept over seeds only
+        yield base, compose_fn(base)
     mine = group_overrides(CONF / "experiment" / f"{experiment}.yaml")
     for row in params.get(ROW_KEY, []):
         needs_method(row)
@@ -111,7 +113,7 @@ def test_experiment_sweeps_compose_with_real_methods_and_options(hydra_compose, 
     assert header.startswith("# @package _global_")
     if experiment != "nb201_synflow":
         # the header gives the command pair and the expected run time
-        assert f"freedarts search -m +experiment={experiment}" in header
+        assert f"freedarts search -m experiment={experiment}" in header
         assert "freedarts tables" in header or "freedarts figures" in header
         assert "Run time" in header
     for key in params:
@@ -163,7 +165,7 @@ def test_each_published_row_is_produced_by_its_experiment(hydra_compose, table_i
             assert run in swept, f"{table_id}/{row_id}: row {run} is not swept by {experiment}"
             needs_method(run)
             cfg = _ROW_CONFIGS.get(run, (None, None))[1] or \
-                hydra_compose([f"+experiment={experiment}", f"{ROW_KEY}={run}"])
+                hydra_compose([f"experiment={experiment}", f"{ROW_KEY}={run}"])
             method = cfg.hydra.runtime.choices["method"]
             match = {**(spec.get("match") or {}), **(col.get("match") or {}),
                      **rspec["match"]}
@@ -204,7 +206,7 @@ def test_every_row_file_is_used_and_selects_a_method():
 
 
 def test_cli_prints_an_experiment_config():
-    out = freedarts("search", "+experiment=journal_table3", "+experiment/row=fd_iterative_snip",
+    out = freedarts("search", "experiment=journal_table3", "+experiment/row=fd_iterative_snip",
                     "--cfg", "job")
     assert out.returncode == 0, out.stderr
     assert "Snip" in out.stdout and "Iterative" in out.stdout

@@ -9,6 +9,7 @@ is ``search_seconds``), looks up ``Found.choice`` in the benchmark and writes th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
 import torch
@@ -18,7 +19,11 @@ from ..data import Batch
 
 @dataclass
 class Context:
-    """What every method may use: the space unit, the run's seed and numerics, one batch."""
+    """What every method may use: the space unit, the run's seed and numerics, one batch.
+
+    A method that trains also reads ``data`` (the data unit: ``data.search_split()``) and keeps
+    its checkpoints in ``out_dir`` (``None``: no checkpoints), tagged with ``run_id`` (the
+    config's fingerprint: a checkpoint of another config is never resumed)."""
 
     space: Any
     seed: int
@@ -26,6 +31,9 @@ class Context:
     dtype: torch.dtype
     device: torch.device
     batch: Optional[Batch] = None
+    data: Any = None
+    out_dir: Optional[Path] = None
+    run_id: str = ""
 
 
 @dataclass
@@ -37,6 +45,12 @@ class Found:
     rounds, see :mod:`freedarts_cli.pruner`) become ``scores.csv`` and ``trajectory.csv``;
     ``samples`` (``(choice, score)`` for every architecture a sampling method scored, higher is
     better) become ``samples.csv``; ``extra`` adds method-specific result columns.
+
+    ``selections``: further architectures the same search selects by other rules (BaLeNAS-TF:
+    one per proxy and sample size), each a :class:`Found`; they become the rows of
+    ``selections.csv``, with the result row's columns. ``tables``: further files
+    (``name -> rows``); the runner replaces a row's ``choice`` by its ``arch`` and benchmark
+    accuracies, so a method never looks anything up itself.
     """
 
     choice: list[int]
@@ -45,3 +59,5 @@ class Found:
     rounds: list = field(default_factory=list)
     samples: list[tuple[list[int], float]] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
+    selections: list["Found"] = field(default_factory=list)
+    tables: dict[str, list[dict]] = field(default_factory=dict)

@@ -126,6 +126,12 @@ class NB201Space:
     def __init__(self, C: int = 16, N: int = 5, num_classes: int = 10, input_size: int = 32):
         self.C, self.N, self.num_classes, self.input_size = C, N, num_classes, input_size
 
+    def resized(self, **sizes) -> "NB201Space":
+        """The same space at other sizes (``C``, ``N``): e.g. a shallower supernet to train,
+        while the benchmark's networks keep theirs."""
+        return NB201Space(**{"C": self.C, "N": self.N, "num_classes": self.num_classes,
+                             "input_size": self.input_size, **sizes})
+
     def build_supernet(self, a: float, dtype: torch.dtype, device: torch.device) -> NB201Supernet:
         """Construct, move to ``dtype``/``device``, then draw fresh weights and α."""
         net = NB201Supernet(a, self.C, self.N, self.num_classes, self.input_size)
