@@ -62,9 +62,10 @@ sweep conf_table1 random_more '+experiment/row=random' 'seed=range(10,100)'
 sweep journal_table3 snip '+experiment/row=fd_oneshot_snip,fd_oneshot_snip_random_labels' 'seed=range(10)'
 sweep journal_table3 snip_iterative '+experiment/row=fd_iterative_snip,fd_iterative_snip_random_labels' 'seed=range(10)'
 
-# Conference Table 2: FreeDARTS x SNIP / GraSP and zero-cost NAS x SNIP on seeds 0-9;
+# Conference Table 2: FreeDARTS x GraSP (the authors' and the textbook form) and zero-cost NAS x
+# SNIP on seeds 0-9 (FreeDARTS x SNIP: the journal_table3 runs);
 # zero-cost GraSP (N=100, ~5 min per run here) on seeds 0-2.
-sweep conf_table2 freedarts '+experiment/row=fd_oneshot_grasp' 'seed=range(10)'
+sweep conf_table2 freedarts '+experiment/row=fd_oneshot_grasp_authors,fd_oneshot_grasp' 'seed=range(10)'
 sweep conf_table2 zero_cost '+experiment/row=zc_snip_n100' 'seed=range(10)'
 sweep conf_table2 zero_cost_grasp '+experiment/row=zc_grasp_n100' 'seed=range(3)'
 
