@@ -57,7 +57,9 @@ def result_problem(path: str) -> str | None:
 
 
 def collect(paths) -> pd.DataFrame:
-    """Every ``result.csv`` under the given folders (or the files themselves), one row each."""
+    """Every ``result.csv`` under the given folders (or the files themselves), one row each,
+    and the rows of the ``selections.csv`` beside it (more architectures the same search
+    selected, e.g. BaLeNAS-TF's: :func:`selection_rows`)."""
     files: list[str] = []
     for p in paths:
         if os.path.isfile(p):
@@ -82,7 +84,28 @@ def collect(paths) -> pd.DataFrame:
     if not good:
         raise UserError(f"no readable result.csv under {', '.join(map(str, paths))} "
                         f"({len(bad)} left out, named above)")
-    return pd.concat([pd.read_csv(f).assign(source=f) for f in good], ignore_index=True)
+    frames = [pd.read_csv(f).assign(source=f) for f in good]
+    frames += [rows for f in good if (rows := selection_rows(f)) is not None]
+    return pd.concat(frames, ignore_index=True)
+
+
+def selection_rows(result: str) -> pd.DataFrame | None:
+    """The rows of the ``selections.csv`` beside a finished run's ``result.csv`` (``None`` if
+    it has none, or none that can be read: named on one line and left out)."""
+    path = os.path.join(os.path.dirname(result), "selections.csv")
+    if not os.path.isfile(path):
+        return None
+    try:
+        rows = pd.read_csv(path)
+    except (OSError, ValueError, UnicodeDecodeError) as err:
+        log.warning("left out %s: unreadable (%s)", path, " ".join(str(err).split())[:200])
+        return None
+    missing = [c for c in RESULT_COLUMNS if c not in rows.columns]
+    if missing or rows.empty:
+        log.warning("left out %s: %s", path, f"no {', '.join(missing)} column" if missing
+                    else "no rows")
+        return None
+    return rows.assign(source=path)
 
 
 def aggregate(df: pd.DataFrame, group_by, metrics, best_by: str) -> pd.DataFrame:

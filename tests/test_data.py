@@ -481,3 +481,71 @@ def test_the_shared_cifar10_subset_loads(cifar10_subset):
                           data_mod._CIFAR_STD)
     assert torch.equal(b.images, x) and torch.equal(b.labels, y)
     assert abs(b.images.mean().item()) < 0.5  # normalised
+
+
+# ----------------------------------------------------------------------------- search split
+
+def search_split(tmp_path, n=20, **options):
+    write_cifar10(tmp_path, n=n)
+    return CIFAR(root=str(tmp_path), batch_size=8).search_split(**options)
+
+
+def test_the_search_split_halves_are_disjoint_equal_and_fixed(tmp_path):
+    split = search_split(tmp_path)  # 100 training images
+    train, valid = split.halves
+    assert len(train) == len(valid) == split.half_size == 50
+    assert not set(train) & set(valid)
+    again = CIFAR(root=str(tmp_path), batch_size=8).search_split()
+    assert all(np.array_equal(a, b) for a, b in zip(split.halves, again.halves))
+    other = CIFAR(root=str(tmp_path), batch_size=8).search_split(split_seed=1)
+    assert not np.array_equal(split.halves[0], other.halves[0])
+
+
+def test_an_epoch_is_replayed_exactly_and_covers_each_half_once(tmp_path):
+    split = search_split(tmp_path)
+    one = list(split.epoch(3, 2, torch.float64, CPU))
+    two = list(split.epoch(3, 2, torch.float64, CPU))
+    assert len(one) == split.steps() == 7  # 50 images in batches of 8: the last holds 2
+    assert [len(t.labels) for t, _ in one] == [8] * 6 + [2]
+    for (t1, v1), (t2, v2) in zip(one, two):
+        assert torch.equal(t1.images, t2.images) and torch.equal(v1.labels, v2.labels)
+    later = list(split.epoch(3, 3, torch.float64, CPU))
+    assert not torch.equal(one[0][0].images, later[0][0].images)
+    labels = np.concatenate([t.labels.numpy() for t, _ in one])
+    assert sorted(labels) == sorted(split.labels[split.halves[0]])
+    assert len(list(split.epoch(3, 2, torch.float64, CPU, steps=2))) == 2
+
+
+def test_augmentation_is_a_padded_crop_and_maybe_a_flip_of_the_image(tmp_path):
+    """Every training image is one of the 9x9 crops of the 4-pixel zero-padded image, flipped or
+    not (torchvision's RandomCrop(32, padding=4) + RandomHorizontalFlip), then normalised."""
+    split = search_split(tmp_path)
+    mean = torch.tensor(data_mod._CIFAR_MEAN, dtype=torch.float64).view(3, 1, 1)
+    std = torch.tensor(data_mod._CIFAR_STD, dtype=torch.float64).view(3, 1, 1)
+    gen = torch.Generator().manual_seed(0)
+    idx = split.halves[0][:8]
+    batch = split._augmented(idx, gen, torch.float64, CPU)
+    flips = 0
+    for x, i in zip(batch.images, idx):
+        raw = torch.from_numpy(split.images[i]).permute(2, 0, 1).double() / 255
+        padded = torch.nn.functional.pad(raw, (4, 4, 4, 4))
+        pixels = x * std + mean
+        found = [(dy, dx, f) for dy in range(9) for dx in range(9) for f in (False, True)
+                 if torch.allclose(pixels, (lambda c: c.flip(-1) if f else c)(
+                     padded[:, dy:dy + 32, dx:dx + 32]))]
+        assert found, "an augmented image is no crop/flip of its original"
+        flips += found[0][2]
+    assert 0 < flips < 8
+    assert torch.equal(batch.labels, torch.as_tensor(split.labels[idx]))
+
+
+def test_synthetic_data_has_a_training_set_for_search_splits():
+    split = Synthetic(batch_size=16, train_images=64).search_split()
+    assert split.half_size == 32 and split.steps() == 2
+    (train, valid), _ = list(split.epoch(0, 0, torch.float32, CPU))
+    assert train.images.shape == (16, 3, 32, 32) and train.images.dtype == torch.float32
+
+
+def test_the_real_subset_splits_in_two_halves(cifar10_subset):
+    split = CIFAR(root=str(cifar10_subset)).search_split()
+    assert split.half_size == 2330 and split.steps() == 37

@@ -56,3 +56,21 @@ def test_absolute_is_restored_and_parameters_stay_views():
         assert torch.all(w >= 0) and torch.all(net.alpha >= 0)
     assert torch.equal(w, before) and (before < 0).any()
     assert w.data_ptr() >= net._flat.data_ptr()
+
+
+def test_softmax_mixing_equals_raw_mixing_by_softmax_alpha():
+    """DARTS mixing (``softmax=True``, BaLeNAS) is the raw mixing of FreeDARTS with α replaced by
+    softmax(α) over the ops still present."""
+    net = build()
+    net.remove(0, 1)
+    x = torch.randn(2, 3, 32, 32, dtype=torch.float64)
+    net.train()
+    net.softmax = True
+    with torch.no_grad():
+        net.alpha.mul_(300)  # far from uniform
+        mixed = net(x)
+        weights = net.alpha.masked_fill(~net.mask, float("-inf")).softmax(dim=-1)
+        net.alpha.copy_(weights)
+    net.softmax = False
+    with torch.no_grad():
+        assert torch.allclose(net(x), mixed, rtol=1e-10, atol=1e-12)

@@ -111,6 +111,14 @@ def fake_runs(seeds=3, a_values=(1e-5, 1e-3, 1e-1)):
                 for a in (a_values if scorer == "synflow" else (1e-3,)):
                     rows.append(_row(rng, s, "freedarts", scorer, pruning, data, sec, a=a))
         rows.append(_row(rng, s, "freedarts", "grasp_authors", "oneshot", "synthetic", 0.3))
+        scale = dict(epochs=50, supernet_cells=5)
+        for m in (1, 2, 3, 4):
+            rows.append(_row(rng, s, "balenas", "mu", "argmax", "synthetic", 600.0,
+                             mc_samples=m, **scale))
+        for proxy in ("snip", "grasp", "synflow"):
+            for n in (10, 50, 100):
+                rows.append(_row(rng, s, "balenas", proxy, "sample", "synthetic", 600.0,
+                                 mc_samples=3, n_samples=n, **scale))
         rows.append(_row(rng, s, "random", "none", "random", "none", 0.001))
         for proxy in ("synflow", "snip", "grasp"):
             for n in (10, 100, 1000):
@@ -376,11 +384,15 @@ def test_published_values_match_paper_tables_md():
     if not doc.is_file():
         pytest.skip("../shared/docs/PAPER_TABLES.md absent (a clone outside the workspace)")
     text = doc.read_text().replace("\\*", "*").replace("\\|", "|")
-    lines = {}
+    lines, label = {}, None
     for line in text.splitlines():
         if line.startswith("| "):
             cells = [c.strip() for c in line.strip()[1:-1].split(" | ")]
-            lines.setdefault(cells[0], []).append(cells)
+            # a row-group label is printed once: blank label cells continue the one above
+            label = cells[0] if cells[0] or label is None else label
+            lines.setdefault(label, []).append(cells)
+        else:
+            label = None
     for _, rec in published.values().iterrows():
         if published.spec(rec.table)["rows"][rec.row].get("ours_only"):
             # a row of ours beside the paper's (no published value): not in the paper
@@ -391,6 +403,22 @@ def test_published_values_match_paper_tables_md():
                                                                        rec.column, rec.printed)
         if rec.value:
             assert rec.printed.replace(" ", "").startswith(rec.value)
+
+
+def test_selection_rows_beside_a_result_are_collected_and_junk_is_named(tmp_path, caplog):
+    """A search that selects several architectures (BaLeNAS-TF) writes them to selections.csv
+    beside its result.csv: they are runs of their own for the tables; an unreadable one is
+    named and left out."""
+    write_runs(tmp_path / "good", [run("mu", 0, 90.0)])
+    pd.DataFrame([run("snip", 0, 91.0, arch="s"), run("grasp", 0, 92.0, arch="g")]).to_csv(
+        tmp_path / "good" / "0" / "selections.csv", index=False)
+    write_runs(tmp_path / "junk", [run("mu", 1, 89.0)])
+    (tmp_path / "junk" / "0" / "selections.csv").write_text("nothing,useful\n1,2\n")
+    with caplog.at_level("WARNING"):
+        df = collect([tmp_path])
+    assert sorted(df.scorer) == ["grasp", "mu", "mu", "snip"]
+    assert df[df.scorer == "snip"].source.iloc[0].endswith("selections.csv")
+    assert "junk/0/selections.csv: no space, method, seed, arch column" in caplog.text
 
 
 def test_overlapping_folders_count_each_run_once(tmp_path):
