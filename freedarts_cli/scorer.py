@@ -8,8 +8,10 @@ Each scorer declares the numerics it needs (``dtype``, used when the run says ``
 SynFlow-α's R is a product over the 15 cells of terms of order ``a``, which under- or overflows
 float32 (METHOD.md §1), so it runs in float64. SNIP-α, ZEROS-L and GraSP-α are gradients of a
 cross-entropy of order 1: float32 picks the same architectures as float64 on seeds 0–9 of real
-CIFAR-10 (``docs/numerics.md``) at a third of the cost, so they run in float32 (so does the
-authors' GraSP-α, ``grasp_authors``: their code has no float64).
+CIFAR-10 (``docs/numerics.md``) at a third of the cost, so they run in float32. The authors'
+GraSP-α (``grasp_authors``) runs in float32 as their code did; its Hessian product at the stepped
+α is more sensitive to rounding: float64 picks another op on one edge in 3 of those 10 seeds
+(``docs/reproduction.md``, Conference Table 2).
 """
 from __future__ import annotations
 
