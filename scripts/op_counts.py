@@ -11,7 +11,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import pandas as pd
+from freedarts_cli.tables import collect
 
 OPS = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
 SHORT = {"none": "0", "skip_connect": "s", "nor_conv_1x1": "1", "nor_conv_3x3": "3",
@@ -24,19 +24,22 @@ def edge_ops(arch: str) -> list[str]:
 
 
 def main(paths: list[str]) -> int:
-    files = [f for p in paths for f in Path(p).rglob("result.csv")]
-    if not files:
+    if not any(Path(p).rglob("result.csv") for p in paths):
         print(f"no result.csv under {' '.join(paths)}", file=sys.stderr)
         return 2
-    df = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
+    df = collect(paths)  # result.csv files and the selections.csv rows beside them
+    # BaLeNAS runs: one group per M (mc_samples) and per BaLeNAS-TF sample size
+    extra = [c for c in ("mc_samples", "n_samples") if c in df.columns]
     df = df[df["space"] == "nb201"].drop_duplicates(["method", "scorer", "pruning", "seed", "a",
-                                                     "data", "dtype"])
-    print("| method | scorer | pruning | data | n | " + " | ".join(OPS) + " | cells (seed: ops, CIFAR-10 test) |")
-    print("|---|---|---|---|---|" + "---|" * len(OPS) + "---|")
-    for key, g in df.sort_values("seed").groupby(["method", "scorer", "pruning", "data"]):
+                                                     "data", "dtype", *extra])
+    group = ["method", "scorer", "pruning", "data", *extra]
+    print(f"| {' | '.join(group)} | n | " + " | ".join(OPS) + " | cells (seed: ops, CIFAR-10 test) |")
+    print("|" + "---|" * (len(group) + 1 + len(OPS) + 1))
+    for key, g in df.sort_values("seed").groupby(group, dropna=False):
         counts = Counter(op for arch in g["arch"] for op in edge_ops(arch))
         cells = ", ".join(f"{s}: {''.join(SHORT[o] for o in edge_ops(a))} {t:.2f}"
                           for s, a, t in zip(g["seed"], g["arch"], g["cifar10_test"]))
+        key = ["–" if k != k else (f"{k:g}" if isinstance(k, float) else k) for k in key]
         print(f"| {' | '.join(map(str, key))} | {len(g)} | "
               + " | ".join(str(counts[o]) for o in OPS) + f" | {cells} |")
     print("\ncells: one letter per edge (1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2): 0 none, s skip, "
