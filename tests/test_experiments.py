@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
+from omegaconf import ListConfig, OmegaConf
 
 from freedarts_cli import published
 from freedarts_cli.cli import config_dir
@@ -117,7 +117,8 @@ def test_experiment_sweeps_compose_with_real_methods_and_options(hydra_compose, 
         assert "freedarts tables" in header or "freedarts figures" in header
         assert "Run time" in header
     for key in params:
-        assert key in (ROW_KEY, "seed", "pruning", "scorer", "a"), (experiment, key)
+        assert key in (ROW_KEY, "seed", "pruning", "scorer", "a", "method.mc_samples"), \
+            (experiment, key)
     for row in params.get(ROW_KEY, []):
         assert row in ROWS, f"{experiment}: no conf/experiment/row/{row}.yaml"
     seen = 0
@@ -154,9 +155,21 @@ def test_each_published_row_is_produced_by_its_experiment(hydra_compose, table_i
     spec = published.spec(table_id)
     experiment = spec["experiment"]
     assert experiment in EXPERIMENTS
-    swept = sweep_params(hydra_compose, experiment)[ROW_KEY]
+    params = sweep_params(hydra_compose, experiment)
+    swept = params.get(ROW_KEY, [])
     for row_id, rspec in spec["rows"].items():
         if "match" not in rspec:
+            continue
+        if "run" not in rspec:
+            # every row is a selection of the experiment's own search (BaLeNAS: result.csv and
+            # selections.csv of one run); its CPU-sized scale is labelled by the setting
+            cfg = hydra_compose([f"experiment={experiment}"])
+            written = expected_columns(cfg, cfg.hydra.runtime.choices["method"])
+            for key, value in {**(spec.get("match") or {}), **rspec["match"]}.items():
+                assert key in written, f"{table_id}/{row_id}: {experiment} writes no {key}"
+                options = params.get(f"method.{key}") or (
+                    written[key] if isinstance(written[key], ListConfig) else [written[key]])
+                assert any(_eq(w, value) for w in options), (table_id, row_id, key, value)
             continue
         for col in spec["columns"]:
             if col.get("kind") == "text":
@@ -186,6 +199,11 @@ def expected_columns(cfg, method: str) -> dict:
                          "zeros_l": "snip_random_labels"}.get(choices["scorer"], choices["scorer"])
         reinit = cfg.pruning.get("reinit", True)
         out["pruning"] = choices["pruning"] if reinit else "iterative_keep_init"
+        return out
+    if method == "balenas":  # the argmax of μ, and one selection per (proxy, sample size)
+        out.update({k: v for k, v in cfg.method.items() if k != "_target_"})
+        out["scorer"] = ListConfig(["mu", *cfg.method.select])
+        out["pruning"] = ListConfig(["argmax", "sample"])
         return out
     out["scorer"] = cfg.method.get("proxy", IMPLIED_SCORER.get(method))
     if "edge_order" in cfg.method:
