@@ -66,3 +66,16 @@ def pytest_runtest_makereport(item, call):
             and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
         report.longrepr = f"skipped under FREEDARTS_NO_SKIPS=1: {report.longrepr}"
+
+
+def loss_gradient_at(net, batch, alpha):
+    """∂CE/∂α of ``net`` on ``batch`` with α set to ``alpha`` (plain backward, no double
+    backward): the reference the α-Hessian scorers' finite-difference tests compare against."""
+    import torch
+    import torch.nn.functional as F
+
+    with torch.no_grad():
+        net.alpha.copy_(alpha)
+    net.zero_grad()
+    F.cross_entropy(net(batch.images), batch.labels).backward()
+    return net.alpha.grad.clone()

@@ -8,7 +8,7 @@ from freedarts_cli.data import Synthetic
 from freedarts_cli.scorer import GraSP, ScoreError, Snip, SynFlow, check_scores
 from freedarts_cli.spaces.nb201 import EDGES, OPS, NB201Space
 
-from .conftest import freedarts
+from .conftest import freedarts, loss_gradient_at
 
 CPU = torch.device("cpu")
 
@@ -163,11 +163,7 @@ def test_grasp_hessian_vector_product_matches_finite_differences():
     scores = GraSP()(net, b)
 
     def grad_at(alpha):
-        with torch.no_grad():
-            net.alpha.copy_(alpha)
-        net.zero_grad()
-        F.cross_entropy(net(b.images), b.labels).backward()
-        return net.alpha.grad.clone()
+        return loss_gradient_at(net, b, alpha)
 
     alpha0 = net.alpha.detach().clone()
     g = grad_at(alpha0)
