@@ -18,7 +18,9 @@ Targets (issues 2, 4 and 9, this 2-core CPU): NB201 SynFlow one-shot 0.3 s, iter
 one-shot 2 s, darts_20cells 5 s, darts_imagenet 30 s, mobilenet 30 s; iterative within 10x of
 one-shot; every case under 8 GB peak memory. With 64 CIFAR-10 images: SNIP-α one-shot 3 s and
 2.5 GB, GraSP-α one-shot 10 s, iterative SNIP-α 60 s, zero-cost SNIP 0.5 s per architecture,
-NASWOT (128 images) 1 s per architecture. The large spaces and the slow cases run fewer
+NASWOT (128 images) 1 s per architecture. Issue 22: one seed of ``experiment=appendix_table4``
+(BaLeNAS, CPU-sized, with its nine BaLeNAS-TF rows) in 20 min and 4 GB; it trains for minutes, so
+it runs once (``--only balenas`` alone). The large spaces and the slow cases run fewer
 repetitions (``--reps`` caps them).
 
 ``--proxies`` (issue 10) instead runs ``freedarts correlate`` itself (``study.run``) with every
@@ -77,6 +79,9 @@ CASES = [
      0.5, MEMORY_TARGET_MB, 3, 10),
     ("nb201 naswot, per arch", ["method=naswot", "n_samples=10", *CIFAR], 1.0, MEMORY_TARGET_MB,
      3, 10),
+    # issue 22: one CPU-sized BaLeNAS search (6 epochs on the subset, all nine TF rows)
+    ("nb201 balenas appendix_table4, one seed", ["experiment=appendix_table4", *CIFAR], 1200.0,
+     4096, 1, 1),
     *_pair("nb1shot1", 2.0, 5),  # no published target: the NB201 one-shot order of magnitude
     *_pair("darts", 2.0, 5),
     *_pair("darts_20cells", 5.0, 3),
