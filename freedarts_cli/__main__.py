@@ -1,4 +1,5 @@
 """``python -m freedarts_cli`` = the ``freedarts`` command."""
+
 from .cli import main
 
 main()

@@ -1,4 +1,5 @@
 """The architecture tensor α: its scale ``a``, its initialisation and its op mask."""
+
 from __future__ import annotations
 
 import math
@@ -17,8 +18,10 @@ def check_scale(a: object) -> float:
     except (TypeError, ValueError):
         raise UserError(f"a={a!r} is not a number: pass a positive scale such as a=1e-3") from None
     if not math.isfinite(value) or value <= 0:
-        raise UserError(f"a={a!r} is not a positive finite number: pass e.g. a=1e-3 "
-                        "(the method is robust for 1e-5 <= a <= 1e-2)")
+        raise UserError(
+            f"a={a!r} is not a positive finite number: pass e.g. a=1e-3 "
+            "(the method is robust for 1e-5 <= a <= 1e-2)"
+        )
     return value
 
 

@@ -5,6 +5,7 @@
 ``freedarts figures PATH... figure=<name>`` draws them (PNG + PDF);
 ``freedarts genotype-info "Genotype(...)"`` prints a DARTS genotype's evaluation-network sizes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,9 +15,10 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -68,16 +70,20 @@ def _exit_with_parent() -> None:
     must not leave workers computing (and idling) behind it."""
     global _watching
     pid, _, host = os.environ.get(_PARENT, "").partition("@")
-    if _watching or not pid.isdigit() or host != socket.gethostname() \
-            or int(pid) == os.getpid() or os.getppid() != int(pid):
+    if (
+        _watching
+        or not pid.isdigit()
+        or host != socket.gethostname()
+        or int(pid) == os.getpid()
+        or os.getppid() != int(pid)
+    ):
         return
     _watching = True
 
     def watch() -> None:
         while os.getppid() == int(pid):
             time.sleep(1.0)
-        log.error("the sweep's process %s is gone: stopping this worker (pid %d)", pid,
-                  os.getpid())
+        log.error("the sweep's process %s is gone: stopping this worker (pid %d)", pid, os.getpid())
         os._exit(1)
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
@@ -104,15 +110,18 @@ def _job(body: Callable[[Path], Any]) -> Any:
 
 
 @hydra.main(config_path=config_dir(), config_name="search", version_base="1.3")
-def search_app(cfg: DictConfig) -> Optional[str]:
+def search_app(cfg: DictConfig) -> str | None:
     from . import rundir, runner, sweep
     from .benchmark.none import NoBenchmark
 
     def search(out_dir: Path) -> str:
         done = rundir.finished(out_dir, cfg)
         if done is not None:
-            log.info("%s holds this config's finished run: skipped (resuming; delete the folder "
-                     "to rerun)", out_dir)
+            log.info(
+                "%s holds this config's finished run: skipped (resuming; delete the folder "
+                "to rerun)",
+                out_dir,
+            )
             print(f"results: {done}")
             return sweep.SKIPPED
         rundir.record_config(out_dir, cfg, HydraConfig.get())
@@ -125,7 +134,7 @@ def search_app(cfg: DictConfig) -> Optional[str]:
 
 
 @hydra.main(config_path=config_dir(), config_name="correlate", version_base="1.3")
-def correlate_app(cfg: DictConfig) -> Optional[str]:
+def correlate_app(cfg: DictConfig) -> str | None:
     from . import correlation, rundir, study, sweep
 
     def correlate(out_dir: Path) -> str:  # resumes by itself: the score table is appended to
@@ -141,7 +150,7 @@ def correlate_app(cfg: DictConfig) -> Optional[str]:
 
 @hydra.main(config_path=config_dir(), config_name="tables", version_base="1.3")
 def tables_app(cfg: DictConfig) -> None:
-    from . import tables, sweep
+    from . import sweep, tables
 
     sweep.job_started()
 
@@ -165,8 +174,9 @@ def figures_app(cfg: DictConfig) -> None:
 
 def _channels(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a channel count: pass a positive "
-                                         "integer such as 36")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a channel count: pass a positive integer such as 36"
+        )
     return int(text)
 
 
@@ -176,15 +186,29 @@ def genotype_info(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(
         prog="freedarts genotype-info",
         description="Sizes of a DARTS genotype's evaluation networks (CIFAR-10: C=36, 20 cells, "
-                    "auxiliary head excluded; ImageNet: C=48, 14 cells, 224x224).")
-    parser.add_argument("genotype", help="Genotype(normal=[('sep_conv_3x3', 0), ...], "
-                                         "normal_concat=range(2, 6), reduce=[...], "
-                                         "reduce_concat=range(2, 6))")
+        "auxiliary head excluded; ImageNet: C=48, 14 cells, 224x224).",
+    )
+    parser.add_argument(
+        "genotype",
+        help="Genotype(normal=[('sep_conv_3x3', 0), ...], "
+        "normal_concat=range(2, 6), reduce=[...], "
+        "reduce_concat=range(2, 6))",
+    )
     parser.add_argument("--draw", metavar="DIR", help="write normal/reduce cell pictures there")
-    parser.add_argument("--cifar-channels", type=_channels, default=36, metavar="C",
-                        help="initial channels of the CIFAR-10 network (default 36)")
-    parser.add_argument("--imagenet-channels", type=_channels, default=48, metavar="C",
-                        help="initial channels of the ImageNet network (default 48)")
+    parser.add_argument(
+        "--cifar-channels",
+        type=_channels,
+        default=36,
+        metavar="C",
+        help="initial channels of the CIFAR-10 network (default 36)",
+    )
+    parser.add_argument(
+        "--imagenet-channels",
+        type=_channels,
+        default=48,
+        metavar="C",
+        help="initial channels of the ImageNet network (default 48)",
+    )
     args = parser.parse_args(argv)
     from .genotype import parse_genotype
     from .spaces.darts import OPS, draw_genotype, genotype_size
@@ -196,38 +220,62 @@ def genotype_info(argv: list[str]) -> None:
         print(f"error: genotype {args.genotype[:60]!r}: {err}", file=sys.stderr)
         sys.exit(2)
     print(f"genotype: {genotype}")
-    print(f"cifar_params_m: {size['cifar_params_m']:.3f} M parameters (CIFAR-10 network, "
-          f"C={args.cifar_channels}, 20 cells, auxiliary head excluded)")
-    print(f"imagenet_params_m: {size['imagenet_params_m']:.3f} M parameters (ImageNet network, "
-          f"C={args.imagenet_channels}, 14 cells, 1000 classes)")
-    print(f"imagenet_flops_m: {size['imagenet_flops_m']:.1f} M multiply-adds (ImageNet, 224x224; "
-          "convolutions and the classifier)")
+    print(
+        f"cifar_params_m: {size['cifar_params_m']:.3f} M parameters (CIFAR-10 network, "
+        f"C={args.cifar_channels}, 20 cells, auxiliary head excluded)"
+    )
+    print(
+        f"imagenet_params_m: {size['imagenet_params_m']:.3f} M parameters (ImageNet network, "
+        f"C={args.imagenet_channels}, 14 cells, 1000 classes)"
+    )
+    print(
+        f"imagenet_flops_m: {size['imagenet_flops_m']:.1f} M multiply-adds (ImageNet, 224x224; "
+        "convolutions and the classifier)"
+    )
     if args.draw:
         for path in draw_genotype(genotype, Path(args.draw)):
             print(f"picture: {path}")
 
 
 COMMANDS = {
-    "search": (search_app, "search one architecture: freedarts search space=nb201 scorer=synflow"
-                           " [pruning=iterative seed=0 a=1e-3 ...]; sweeps with -m"),
-    "correlate": (correlate_app, "the proxy study: freedarts correlate proxy=synflow,nwot "
-                                 "n_archs=1000|all seed=0,1 [shard=i/k] -> per-architecture "
-                                 "scores, Kendall tau / Spearman rho with NB201 accuracies"),
-    "tables": (tables_app, "aggregate result.csv files: freedarts tables PATH... "
-                           "-> mean ± std and best run per group (Markdown + CSV + LaTeX); "
-                           "table=<id>: a published table, ours beside the paper's"),
-    "figures": (figures_app, "draw result.csv files: freedarts figures PATH... figure=<a_study|"
-                             "trajectory|sample_size|cost_accuracy|op_selection> (PNG + PDF)"),
-    "genotype-info": (genotype_info, 'sizes of a DARTS genotype: freedarts genotype-info '
-                                     '"Genotype(normal=[...], ...)" [--draw DIR]'),
+    "search": (
+        search_app,
+        "search one architecture: freedarts search space=nb201 scorer=synflow"
+        " [pruning=iterative seed=0 a=1e-3 ...]; sweeps with -m",
+    ),
+    "correlate": (
+        correlate_app,
+        "the proxy study: freedarts correlate proxy=synflow,nwot "
+        "n_archs=1000|all seed=0,1 [shard=i/k] -> per-architecture "
+        "scores, Kendall tau / Spearman rho with NB201 accuracies",
+    ),
+    "tables": (
+        tables_app,
+        "aggregate result.csv files: freedarts tables PATH... "
+        "-> mean ± std and best run per group (Markdown + CSV + LaTeX); "
+        "table=<id>: a published table, ours beside the paper's",
+    ),
+    "figures": (
+        figures_app,
+        "draw result.csv files: freedarts figures PATH... figure=<a_study|"
+        "trajectory|sample_size|cost_accuracy|op_selection> (PNG + PDF)",
+    ),
+    "genotype-info": (
+        genotype_info,
+        "sizes of a DARTS genotype: freedarts genotype-info "
+        '"Genotype(normal=[...], ...)" [--draw DIR]',
+    ),
 }
 
 
 def _usage() -> str:
     lines = ["usage: freedarts <command> [Hydra overrides]", "", "commands:"]
     lines += [f"  {name:13s} {text}" for name, (_, text) in COMMANDS.items()]
-    lines += ["", "Each command takes Hydra overrides; 'freedarts <command> --help' lists its "
-              "config groups, '--cfg job' prints the composed config."]
+    lines += [
+        "",
+        "Each command takes Hydra overrides; 'freedarts <command> --help' lists its "
+        "config groups, '--cfg job' prints the composed config.",
+    ]
     return "\n".join(lines)
 
 
@@ -236,8 +284,21 @@ def _quote(path: str) -> str:
 
 
 # Hydra flags that take a value (so the value is not mistaken for a folder).
-_VALUE_FLAGS = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn",
-                "--config-dir", "-cd", "--info", "-i", "--experimental-rerun"}
+_VALUE_FLAGS = {
+    "--cfg",
+    "-c",
+    "--package",
+    "-p",
+    "--config-path",
+    "-cp",
+    "--config-name",
+    "-cn",
+    "--config-dir",
+    "-cd",
+    "--info",
+    "-i",
+    "--experimental-rerun",
+}
 
 
 def _paths_to_override(args: list[str]) -> list[str]:
@@ -292,8 +353,11 @@ def main(argv: list[str] | None = None) -> None:
         return
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
-        print(f"error: unknown command {command!r}: use one of {', '.join(COMMANDS)} "
-              "(freedarts --help)", file=sys.stderr)
+        print(
+            f"error: unknown command {command!r}: use one of {', '.join(COMMANDS)} "
+            "(freedarts --help)",
+            file=sys.stderr,
+        )
         sys.exit(2)
     if command in ("tables", "figures"):
         rest = _paths_to_override(rest)
@@ -308,8 +372,11 @@ def main(argv: list[str] | None = None) -> None:
     try:
         _command(command, rest)
     except KeyboardInterrupt:
-        print(f"interrupted: freedarts {command} stopped; a run that had not finished wrote no "
-              "result.csv (rerun the same command to resume a sweep)", file=sys.stderr)
+        print(
+            f"interrupted: freedarts {command} stopped; a run that had not finished wrote no "
+            "result.csv (rerun the same command to resume a sweep)",
+            file=sys.stderr,
+        )
         sys.exit(130)
     except Exception as err:
         from hydra.errors import HydraException
@@ -328,9 +395,12 @@ def main(argv: list[str] | None = None) -> None:
             print(f"error: {_one_line(err, command)}", file=sys.stderr)
             sys.exit(2)
         if isinstance(err, OSError):  # Hydra creating the run folder or its log file
-            print(f"error: cannot write {err.filename or 'the run folder'}: "
-                  f"{err.strerror or err}: choose a writable folder (hydra.run.dir=... or "
-                  "hydra.sweep.dir=...)", file=sys.stderr)
+            print(
+                f"error: cannot write {err.filename or 'the run folder'}: "
+                f"{err.strerror or err}: choose a writable folder (hydra.run.dir=... or "
+                "hydra.sweep.dir=...)",
+                file=sys.stderr,
+            )
             sys.exit(2)
         raise
     finally:  # a caller in the same process (a test, a notebook) gets its environment back
@@ -357,10 +427,18 @@ def _one_line(err: Exception, command: str) -> str:
 
     if isinstance(err, MissingConfigException) and err.missing_cfg_file and err.options:
         group, _, name = err.missing_cfg_file.rpartition("/")
-        return (f"{group}={name} is not known: use one of {', '.join(err.options)} "
-                f"(freedarts {command} --help lists every group)")
-    noise = ("full_key:", "object_type=", "reference_type=", "Config search path",
-             "provider=", "Set the environment")
+        return (
+            f"{group}={name} is not known: use one of {', '.join(err.options)} "
+            f"(freedarts {command} --help lists every group)"
+        )
+    noise = (
+        "full_key:",
+        "object_type=",
+        "reference_type=",
+        "Config search path",
+        "provider=",
+        "Set the environment",
+    )
     lines = [line.strip() for line in str(err).splitlines()]
     lines = [line for line in lines if line and not line.startswith(noise)]
     if getattr(err, "override", None):  # OverrideParseException

@@ -9,12 +9,13 @@ of architectures by that accuracy (the student report's Table II); then mean ± 
 Aggregates (``combined``, ``az_nas``, ``vkdnw_agg``) are computed here from their parts' columns,
 per seed, over the architectures that every part scored.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -24,11 +25,14 @@ from .proxies import AGGREGATES, PROXIES, ranks
 
 SCORE_TABLE = "proxy_scores.csv"
 ACCURACY_TABLE = "accuracies.csv"  # the benchmark's test accuracies of the scored archs
-PROXY_TABLE = "proxies.csv"        # per proxy: dtype, and which images scored it
+PROXY_TABLE = "proxies.csv"  # per proxy: dtype, and which images scored it
 SCORE_COLUMNS = ("arch", "proxy", "seed", "value", "seconds")
 # dataset -> the benchmark column its correlations are measured against
-DATASETS = {"cifar10": "cifar10_test", "cifar100": "cifar100_test",
-            "imagenet16_120": "imagenet16_120_test"}
+DATASETS = {
+    "cifar10": "cifar10_test",
+    "cifar100": "cifar100_test",
+    "imagenet16_120": "imagenet16_120_test",
+}
 METRICS = ("kendall", "spearman", "top10_spearman")
 TOP_FRACTION = 0.10
 
@@ -93,8 +97,9 @@ def kendall(x: Sequence[float], y: Sequence[float]) -> float:
     return float((n0 - n1 - n2 + n3 - 2 * discordant) / math.sqrt((n0 - n1) * (n0 - n2)))
 
 
-def top_spearman(x: Sequence[float], accuracy: Sequence[float],
-                 fraction: float = TOP_FRACTION) -> float:
+def top_spearman(
+    x: Sequence[float], accuracy: Sequence[float], fraction: float = TOP_FRACTION
+) -> float:
     """Spearman's ρ over the architectures whose accuracy is in the top ``fraction``."""
     acc = np.asarray(accuracy, dtype=np.float64)
     k = max(2, int(math.ceil(fraction * len(acc))))
@@ -113,8 +118,10 @@ def read_scores(paths: Iterable[Path]) -> pd.DataFrame:
         try:
             df = pd.read_csv(path)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-            raise UserError(f"{path}: not a proxy score table ({type(err).__name__}): delete it "
-                            "or rerun freedarts correlate into that folder") from None
+            raise UserError(
+                f"{path}: not a proxy score table ({type(err).__name__}): delete it "
+                "or rerun freedarts correlate into that folder"
+            ) from None
         missing = [c for c in SCORE_COLUMNS if c not in df.columns]
         if missing:
             raise UserError(f"{path}: not a proxy score table (no column {', '.join(missing)})")
@@ -132,8 +139,7 @@ def columns_for(scores: pd.DataFrame, proxy: str, seed) -> pd.Series:
     at_seed = scores[scores["seed"] == seed]
     if proxy in AGGREGATES:
         agg = AGGREGATES[proxy]
-        wide = at_seed.pivot_table(index="arch", columns="proxy", values="value",
-                                   aggfunc="first")
+        wide = at_seed.pivot_table(index="arch", columns="proxy", values="value", aggfunc="first")
         if any(p not in wide.columns for p in agg.parts):
             return pd.Series(dtype=np.float64)
         wide = wide[list(agg.parts)].dropna()
@@ -150,13 +156,14 @@ def study_proxies(scores: pd.DataFrame) -> list[str]:
     return present + aggregates
 
 
-def correlations(scores: pd.DataFrame, accuracy: pd.DataFrame,
-                 proxies: Sequence[str] | None = None) -> pd.DataFrame:
+def correlations(
+    scores: pd.DataFrame, accuracy: pd.DataFrame, proxies: Sequence[str] | None = None
+) -> pd.DataFrame:
     """One row per proxy × dataset × metric × seed: the correlation over the architectures both
     scored by the proxy and known to the benchmark (``accuracy``: indexed by arch, with the
     :data:`DATASETS` columns). ``failed``: architectures whose value was not finite (left out)."""
     rows = []
-    for proxy in (proxies or study_proxies(scores)):
+    for proxy in proxies or study_proxies(scores):
         for seed in sorted(scores["seed"].unique()):
             values = columns_for(scores, proxy, seed)
             mine = scores[(scores["seed"] == seed) & (scores["proxy"] == proxy)]
@@ -168,22 +175,36 @@ def correlations(scores: pd.DataFrame, accuracy: pd.DataFrame,
                 known = acc.notna().to_numpy()
                 x, y = values.to_numpy()[known], acc.to_numpy()[known]
                 for metric, fn in METRIC_FUNCTIONS.items():
-                    rows.append({"proxy": proxy, "dataset": dataset, "metric": metric,
-                                 "seed": seed, "value": fn(x, y) if len(x) > 1 else math.nan,
-                                 "n_archs": int(len(x)), "failed": failed})
-    return pd.DataFrame(rows, columns=["proxy", "dataset", "metric", "seed", "value", "n_archs",
-                                       "failed"])
+                    rows.append(
+                        {
+                            "proxy": proxy,
+                            "dataset": dataset,
+                            "metric": metric,
+                            "seed": seed,
+                            "value": fn(x, y) if len(x) > 1 else math.nan,
+                            "n_archs": int(len(x)),
+                            "failed": failed,
+                        }
+                    )
+    return pd.DataFrame(
+        rows, columns=["proxy", "dataset", "metric", "seed", "value", "n_archs", "failed"]
+    )
 
 
 def summarise(per_seed: pd.DataFrame) -> pd.DataFrame:
     """Mean ± population std over seeds of each proxy × dataset × metric."""
     if per_seed.empty:
-        return pd.DataFrame(columns=["proxy", "dataset", "metric", "mean", "std", "n_seeds",
-                                     "n_archs", "failed"])
+        return pd.DataFrame(
+            columns=["proxy", "dataset", "metric", "mean", "std", "n_seeds", "n_archs", "failed"]
+        )
     grouped = per_seed.groupby(["proxy", "dataset", "metric"], sort=False)
-    out = grouped.agg(mean=("value", "mean"), std=("value", lambda v: float(np.std(v))),
-                      n_seeds=("seed", "nunique"), n_archs=("n_archs", "min"),
-                      failed=("failed", "max")).reset_index()
+    out = grouped.agg(
+        mean=("value", "mean"),
+        std=("value", lambda v: float(np.std(v))),
+        n_seeds=("seed", "nunique"),
+        n_archs=("n_archs", "min"),
+        failed=("failed", "max"),
+    ).reset_index()
     return out
 
 
@@ -207,17 +228,23 @@ DATASET_LABELS = {"cifar10": "C10", "cifar100": "C100", "imagenet16_120": "IN16"
 METRIC_LABELS = {"kendall": "τ", "spearman": "ρ", "top10_spearman": "top-10% ρ"}
 
 
-def markdown(summary: pd.DataFrame, published: Mapping | None = None,
-             images: Mapping[str, str] | None = None) -> str:
+def markdown(
+    summary: pd.DataFrame, published: Mapping | None = None, images: Mapping[str, str] | None = None
+) -> str:
     """One row per proxy, one column per dataset × metric: ``mean ± std`` over seeds, and the
     published value after a bar where ``published[(proxy, dataset, metric)]`` has one."""
     if summary.empty:
         return "(no scores yet)"
     published = published or {}
-    cols = [(d, m) for d in DATASETS for m in METRICS
-            if ((summary["dataset"] == d) & (summary["metric"] == m)).any()]
-    head = ["proxy", "n archs", "seeds"] + [f"{DATASET_LABELS[d]} {METRIC_LABELS[m]}"
-                                            for d, m in cols]
+    cols = [
+        (d, m)
+        for d in DATASETS
+        for m in METRICS
+        if ((summary["dataset"] == d) & (summary["metric"] == m)).any()
+    ]
+    head = ["proxy", "n archs", "seeds"] + [
+        f"{DATASET_LABELS[d]} {METRIC_LABELS[m]}" for d, m in cols
+    ]
     if images:
         head.append("images")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -225,8 +252,11 @@ def markdown(summary: pd.DataFrame, published: Mapping | None = None,
         cells = [proxy, f"{int(rows['n_archs'].min()):,}", str(int(rows["n_seeds"].max()))]
         for d, m in cols:
             hit = rows[(rows["dataset"] == d) & (rows["metric"] == m)]
-            cell = "" if hit.empty else _pm(hit["mean"].iloc[0], hit["std"].iloc[0],
-                                            int(hit["n_seeds"].iloc[0]))
+            cell = (
+                ""
+                if hit.empty
+                else _pm(hit["mean"].iloc[0], hit["std"].iloc[0], int(hit["n_seeds"].iloc[0]))
+            )
             paper = published.get((proxy, d, m))
             cells.append(f"{cell} \\| {paper:.3f}" if paper is not None and cell else cell)
         if images:
@@ -245,8 +275,9 @@ def find(paths: Iterable, name: str) -> list[Path]:
     """Every file called ``name`` under the folders (or the files themselves), each once."""
     found: dict[str, Path] = {}
     for p in map(Path, paths):
-        for f in ([p] if p.is_file() and p.name == name else sorted(p.rglob(name))
-                  if p.is_dir() else []):
+        for f in (
+            [p] if p.is_file() and p.name == name else sorted(p.rglob(name)) if p.is_dir() else []
+        ):
             found.setdefault(str(f.resolve()), f)
     return list(found.values())
 
@@ -270,14 +301,16 @@ def load(paths: Sequence) -> Study | None:
     scores = read_scores(files)
     acc_files = [f.parent / ACCURACY_TABLE for f in files if (f.parent / ACCURACY_TABLE).is_file()]
     if not acc_files:
-        raise UserError(f"{files[0].parent}: no {ACCURACY_TABLE} beside {SCORE_TABLE}: rerun "
-                        "freedarts correlate into that folder (it resumes) to write it")
+        raise UserError(
+            f"{files[0].parent}: no {ACCURACY_TABLE} beside {SCORE_TABLE}: rerun "
+            "freedarts correlate into that folder (it resumes) to write it"
+        )
     accuracy = pd.concat([pd.read_csv(f) for f in acc_files]).drop_duplicates("arch")
     images: dict[str, str] = {}
     for f in files:
         if (f.parent / PROXY_TABLE).is_file():
             meta = pd.read_csv(f.parent / PROXY_TABLE)
-            images.update(dict(zip(meta["proxy"], meta["images"])))
+            images.update(dict(zip(meta["proxy"], meta["images"], strict=True)))
     for agg in AGGREGATES.values():
         images.setdefault(agg.name, "; ".join(dict.fromkeys(images.get(p, "") for p in agg.parts)))
     return Study(scores, accuracy.set_index("arch"), images, len(files))
@@ -293,9 +326,13 @@ def report(paths: Sequence) -> tuple[str, pd.DataFrame] | None:
         return None
     scores, accuracy, images, files = study.scores, study.accuracy, study.images, study.tables
     summary = summarise(correlations(scores, accuracy))
-    parts = [f"## Proxy study: {scores['arch'].nunique():,} architectures, seeds "
-             f"{', '.join(map(str, sorted(scores['seed'].unique())))} ({files} score table"
-             f"{'s' if files > 1 else ''})", "", markdown(summary, images=images)]
+    parts = [
+        f"## Proxy study: {scores['arch'].nunique():,} architectures, seeds "
+        f"{', '.join(map(str, sorted(scores['seed'].unique())))} ({files} score table"
+        f"{'s' if files > 1 else ''})",
+        "",
+        markdown(summary, images=images),
+    ]
     published = correlation_values()
     for table_id, title in CORRELATION_TABLES.items():
         rows = published[published["table"] == table_id]
@@ -303,11 +340,18 @@ def report(paths: Sequence) -> tuple[str, pd.DataFrame] | None:
         if rows.empty:
             continue
         paper = {(r.proxy, r.dataset, r.metric): r.value for r in rows.itertuples()}
-        mine = summary[summary.apply(lambda r: (r.proxy, r.dataset, r.metric) in paper, axis=1)]
+        keys = zip(summary["proxy"], summary["dataset"], summary["metric"], strict=True)
+        mine = summary[[key in paper for key in keys]]
         parts += ["", f"### {title}: ours \\| paper", "", markdown(mine, published=paper)]
     cost = seconds_per_arch(scores)
-    parts += ["", "### Cost per architecture (proxy call, network build excluded)", "",
-              "| proxy | median s | total s | values |", "|---|---|---|---|"]
-    parts += [f"| {r.proxy} | {r.median_s:.3f} | {r.total_s:.0f} | {r.n:,} |"
-              for r in cost.itertuples()]
+    parts += [
+        "",
+        "### Cost per architecture (proxy call, network build excluded)",
+        "",
+        "| proxy | median s | total s | values |",
+        "|---|---|---|---|",
+    ]
+    parts += [
+        f"| {r.proxy} | {r.median_s:.3f} | {r.total_s:.0f} | {r.n:,} |" for r in cost.itertuples()
+    ]
     return "\n".join(parts), summary

@@ -13,14 +13,16 @@ never builds any object but plain containers and uint8/numeric numpy arrays: a f
 any other Python global (a crafted pickle that would run code) is refused before anything in it
 runs. The loaded arrays are kept per process (a sweep runs many jobs in one process).
 """
+
 from __future__ import annotations
 
 import logging
 import os
 import pickle
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -76,6 +78,7 @@ def load_batch_file(path: Path, what: str, fix: str) -> dict:
     ``_codecs.encode`` (any other is refused before anything runs). Keys that are bytes are
     decoded (latin1). Any problem is a one-line UserError that names ``path``, says it is not a
     valid ``what``, and ends with ``fix``."""
+
     def bad(reason: str) -> UserError:
         reason = " ".join(str(reason).split())  # one line, whatever an exception said
         return UserError(f"{path} is not a valid {what} ({reason}): {fix}")
@@ -95,9 +98,11 @@ def load_batch_file(path: Path, what: str, fix: str) -> dict:
                 obj = ArrayUnpickler(fh, encoding="latin1").load()
                 _check_plain(obj)
             except Refused as e:
-                raise UserError(f"{path} was refused: it holds {e}, which no valid {what} "
-                                f"contains (a crafted or foreign pickle; nothing in it was run): "
-                                f"{fix}") from None
+                raise UserError(
+                    f"{path} was refused: it holds {e}, which no valid {what} "
+                    f"contains (a crafted or foreign pickle; nothing in it was run): "
+                    f"{fix}"
+                ) from None
             except RecursionError:
                 raise bad("nested too deeply") from None
             except UserError:
@@ -115,23 +120,25 @@ def _images(d: dict, key: str, width: int, bad: Callable[[str], UserError]) -> n
     if key not in d:
         raise bad(f"no '{key}' entry; it has {sorted(map(str, d))}")
     x = d[key]
-    if not isinstance(x, np.ndarray) or x.dtype != np.uint8 or x.ndim != 2 \
-            or x.shape[1] != width:
-        desc = (f"{x.dtype} array of shape {x.shape}" if isinstance(x, np.ndarray)
-                else type(x).__name__)
+    if not isinstance(x, np.ndarray) or x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != width:
+        desc = (
+            f"{x.dtype} array of shape {x.shape}" if isinstance(x, np.ndarray) else type(x).__name__
+        )
         raise bad(f"'{key}' is a {desc}, not uint8 N×{width}")
     return x
 
 
-def _labels(d: dict, key: str, n: int, low: int, high: int,
-            bad: Callable[[str], UserError]) -> np.ndarray:
+def _labels(
+    d: dict, key: str, n: int, low: int, high: int, bad: Callable[[str], UserError]
+) -> np.ndarray:
     if key not in d:
         raise bad(f"no '{key}' entry; it has {sorted(map(str, d))}")
     raw = d[key]
     if not isinstance(raw, (list, tuple, np.ndarray)):
         raise bad(f"'{key}' is a {type(raw).__name__}, not a list of integers")
     if isinstance(raw, (list, tuple)) and not all(
-            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in raw):
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in raw
+    ):
         raise bad(f"'{key}' holds values that are not integers")
     try:
         y = np.asarray(raw)
@@ -152,18 +159,18 @@ def _labels(d: dict, key: str, n: int, low: int, high: int,
 # Data units
 # --------------------------------------------------------------------------------------------
 
+
 @dataclass
 class Batch:
-    images: torch.Tensor        # [B, 3, H, W], normalised
-    labels: torch.Tensor        # true labels
+    images: torch.Tensor  # [B, 3, H, W], normalised
+    labels: torch.Tensor  # true labels
     random_labels: torch.Tensor  # uniform labels for ZEROS-L, same seed
 
 
 def stream_seed(*keys: int) -> int:
     """A seed for one random stream named by integers (the run's seed, an epoch, a purpose):
     streams of different keys are independent, and the same keys always give the same stream."""
-    return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1, np.uint64)[0]
-               >> 1)
+    return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1, np.uint64)[0] >> 1)
 
 
 def _normalised(x: torch.Tensor, mean, std) -> torch.Tensor:
@@ -184,14 +191,24 @@ class SearchSplit:
     seeded from ``(seed, epoch)`` alone, so any epoch can be replayed (a resumed search) without
     saving random state. The last batch of an epoch may be smaller (no images are dropped)."""
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, mean, std, batch_size: int,
-                 pad: int = 4, split_seed: int = 0):
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        mean,
+        std,
+        batch_size: int,
+        pad: int = 4,
+        split_seed: int = 0,
+    ):
         n = len(labels) // 2
         if n < 1:
-            raise UserError(f"the search split needs at least 2 training images, the data has "
-                            f"{len(labels)}: point data.root at a fuller copy of the set")
+            raise UserError(
+                f"the search split needs at least 2 training images, the data has "
+                f"{len(labels)}: point data.root at a fuller copy of the set"
+            )
         perm = torch.randperm(len(labels), generator=torch.Generator().manual_seed(split_seed))
-        self.halves = (perm[:n].numpy(), perm[n:2 * n].numpy())
+        self.halves = (perm[:n].numpy(), perm[n : 2 * n].numpy())
         self.images, self.labels = images, labels
         self.mean, self.std = mean, std
         self.batch_size, self.pad = batch_size, pad
@@ -205,18 +222,27 @@ class SearchSplit:
         """Batches per epoch (each half once)."""
         return -(-self.half_size // self.batch_size)
 
-    def epoch(self, seed: int, epoch: int, dtype: torch.dtype, device: torch.device,
-              steps: Optional[int] = None):
+    def epoch(
+        self,
+        seed: int,
+        epoch: int,
+        dtype: torch.dtype,
+        device: torch.device,
+        steps: int | None = None,
+    ):
         """The ``(train, valid)`` batches of one epoch (the first ``steps`` of them if given)."""
         gen = torch.Generator().manual_seed(stream_seed(seed, epoch, 1))
         orders = [half[torch.randperm(len(half), generator=gen).numpy()] for half in self.halves]
         bs = self.batch_size
         for i in range(self.steps() if steps is None else min(steps, self.steps())):
-            yield tuple(self._augmented(order[i * bs:(i + 1) * bs], gen, dtype, device)
-                        for order in orders)
+            yield tuple(
+                self._augmented(order[i * bs : (i + 1) * bs], gen, dtype, device)
+                for order in orders
+            )
 
-    def _augmented(self, idx: np.ndarray, gen: torch.Generator, dtype: torch.dtype,
-                   device: torch.device) -> Batch:
+    def _augmented(
+        self, idx: np.ndarray, gen: torch.Generator, dtype: torch.dtype, device: torch.device
+    ) -> Batch:
         x = torch.from_numpy(self.images[idx]).permute(0, 3, 1, 2).to(torch.float64) / 255.0
         b, _, h, w = x.shape
         p = self.pad
@@ -225,11 +251,12 @@ class SearchSplit:
         flip = (torch.rand(b, generator=gen) < 0.5).tolist()
         out = torch.empty_like(x)
         for i in range(b):
-            crop = padded[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w]
+            crop = padded[i, :, dy[i] : dy[i] + h, dx[i] : dx[i] + w]
             out[i] = crop.flip(-1) if flip[i] else crop
         y = torch.as_tensor(self.labels[idx], dtype=torch.long)
-        return Batch(_normalised(out, self.mean, self.std).to(device, dtype), y.to(device),
-                     y.to(device))
+        return Batch(
+            _normalised(out, self.mean, self.std).to(device, dtype), y.to(device), y.to(device)
+        )
 
 
 # (class, dataset name, num_classes, resolved folder, files' (name, size, mtime)) -> arrays
@@ -253,15 +280,14 @@ class _ImageData:
     name = "?"
     synthetic = False
     mean, std = _CIFAR_MEAN, _CIFAR_STD
-    max_classes: Optional[int] = None  # the most classes the set has (None: any number)
+    max_classes: int | None = None  # the most classes the set has (None: any number)
 
-    def __init__(self, root: Optional[str] = None, batch_size: int = 64, num_classes: int = 10):
+    def __init__(self, root: str | None = None, batch_size: int = 64, num_classes: int = 10):
         # Checked here, where the options are read, before any file is touched.
         self.batch_size = check_positive_int("data.batch_size", batch_size, 64)
-        self.num_classes = check_positive_int("data.num_classes", num_classes, 10,
-                                              self.max_classes)
+        self.num_classes = check_positive_int("data.num_classes", num_classes, 10, self.max_classes)
         self.root = root
-        self._loaded: Optional[tuple[np.ndarray, np.ndarray]] = None
+        self._loaded: tuple[np.ndarray, np.ndarray] | None = None
 
     def _files(self) -> tuple[Path, list[Path]]:
         """The dataset folder and the training files to read (all checked to exist)."""
@@ -275,16 +301,14 @@ class _ImageData:
         """The training set, read once per process (per class, folder and file versions)."""
         if self._loaded is None:
             folder, files = self._files()
-            key = (type(self).__name__, self.name, self.num_classes, str(folder),
-                   _signature(files))
+            key = (type(self).__name__, self.name, self.num_classes, str(folder), _signature(files))
             if key not in _CACHE:
                 images, labels = self._read(folder, files)
                 images.setflags(write=False)
                 labels.setflags(write=False)
                 _CACHE[key] = images, labels
             self._loaded = _CACHE[key]
-            log.info("data=%s: %d training images in %s", self.name, len(self._loaded[1]),
-                     folder)
+            log.info("data=%s: %d training images in %s", self.name, len(self._loaded[1]), folder)
         return self._loaded
 
     def images_available(self) -> int:
@@ -293,12 +317,16 @@ class _ImageData:
 
     def _root(self) -> Path:
         if not self.root:
-            raise UserError(f"data={self.name} needs data.root=PATH (a folder holding the "
-                            f"{self.name} files; nothing is downloaded), or use data=synthetic")
+            raise UserError(
+                f"data={self.name} needs data.root=PATH (a folder holding the "
+                f"{self.name} files; nothing is downloaded), or use data=synthetic"
+            )
         root = Path(os.path.expanduser(str(self.root))).resolve()
         if not root.is_dir():
-            raise UserError(f"data.root={self.root} does not exist: point it at the folder that "
-                            f"holds the {self.name} files, or use data=synthetic")
+            raise UserError(
+                f"data.root={self.root} does not exist: point it at the folder that "
+                f"holds the {self.name} files, or use data=synthetic"
+            )
         return root
 
     def batch(self, seed: int, dtype: torch.dtype, device: torch.device) -> Batch:
@@ -311,21 +339,39 @@ class _ImageData:
         y_rand = torch.randint(self.num_classes, (len(idx),), generator=gen)
         return Batch(x.to(device, dtype), y.to(device), y_rand.to(device))
 
-    def search_split(self, batch_size: Optional[int] = None, pad: int = 4,
-                     split_seed: int = 0) -> SearchSplit:
+    def search_split(
+        self, batch_size: int | None = None, pad: int = 4, split_seed: int = 0
+    ) -> SearchSplit:
         """The whole training set as DARTS search data (:class:`SearchSplit`), in batches of
         ``batch_size`` (default: ``data.batch_size``)."""
         images, labels = self._arrays()
-        return SearchSplit(images, labels, self.mean, self.std,
-                           self.batch_size if batch_size is None else batch_size, pad, split_seed)
+        return SearchSplit(
+            images,
+            labels,
+            self.mean,
+            self.std,
+            self.batch_size if batch_size is None else batch_size,
+            pad,
+            split_seed,
+        )
 
 
 # name -> (folder, training files, label key, classes, official archive)
 _CIFAR = {
-    "cifar10": ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], "labels", 10,
-                "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"),
-    "cifar100": ("cifar-100-python", ["train"], "fine_labels", 100,
-                 "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"),
+    "cifar10": (
+        "cifar-10-batches-py",
+        [f"data_batch_{i}" for i in range(1, 6)],
+        "labels",
+        10,
+        "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+    ),
+    "cifar100": (
+        "cifar-100-python",
+        ["train"],
+        "fine_labels",
+        100,
+        "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
+    ),
 }
 
 
@@ -336,17 +382,24 @@ class CIFAR(_ImageData):
     in ../shared/data/cifar10_subset) load as they are; there is no md5 check. ``num_classes``
     is the set's own (10 or 100; None: that one); any other is refused."""
 
-    def __init__(self, name: str = "cifar10", root: Optional[str] = None, batch_size: int = 64,
-                 num_classes: Optional[int] = None):
+    def __init__(
+        self,
+        name: str = "cifar10",
+        root: str | None = None,
+        batch_size: int = 64,
+        num_classes: int | None = None,
+    ):
         if not isinstance(name, str) or name not in _CIFAR:
             raise UserError(f"data.name={name} is not a CIFAR set: use cifar10 or cifar100")
         classes = _CIFAR[name][3]
         super().__init__(root, batch_size, classes if num_classes is None else num_classes)
         self.name = name
         if self.num_classes != classes:  # the labels run to classes-1: the classifier needs them
-            raise UserError(f"data.num_classes={self.num_classes} does not match {name}, which "
-                            f"has {classes} classes: use data.num_classes={classes} (or "
-                            f"data={name}, which sets it)")
+            raise UserError(
+                f"data.num_classes={self.num_classes} does not match {name}, which "
+                f"has {classes} classes: use data.num_classes={classes} (or "
+                f"data={name}, which sets it)"
+            )
 
     def _files(self):
         folder_name, names, _, _, url = _CIFAR[self.name]
@@ -356,16 +409,20 @@ class CIFAR(_ImageData):
         elif root.name == folder_name or any((root / n).exists() for n in names):
             folder = root
         else:
-            raise UserError(f"data.root={self.root} holds no {folder_name}/ folder: point "
-                            f"data.root at the folder holding {folder_name}/ (or at "
-                            f"{folder_name}/ itself; unpacked from {url}), or use "
-                            "data=synthetic")
+            raise UserError(
+                f"data.root={self.root} holds no {folder_name}/ folder: point "
+                f"data.root at the folder holding {folder_name}/ (or at "
+                f"{folder_name}/ itself; unpacked from {url}), or use "
+                "data=synthetic"
+            )
         files = [folder / n for n in names]
         missing = [f.name for f in files if not f.exists()]
         if missing:
-            raise UserError(f"{folder} lacks {', '.join(missing)} (data={self.name} needs "
-                            f"{', '.join(names)}): restore the missing file(s) from {url}, "
-                            "or use data=synthetic")
+            raise UserError(
+                f"{folder} lacks {', '.join(missing)} (data={self.name} needs "
+                f"{', '.join(names)}): restore the missing file(s) from {url}, "
+                "or use data=synthetic"
+            )
         return folder, files
 
     def _read(self, folder, files):
@@ -376,8 +433,7 @@ class CIFAR(_ImageData):
             d = load_batch_file(f, f"{self.name} python batch", fix)
 
             def bad(reason: str, f: Path = f) -> UserError:
-                return UserError(f"{f} is not a valid {self.name} python batch ({reason}): "
-                                 f"{fix}")
+                return UserError(f"{f} is not a valid {self.name} python batch ({reason}): {fix}")
 
             x = _images(d, "data", 3072, bad)
             data.append(x)
@@ -406,13 +462,17 @@ class ImageNet16(_ImageData):
             folder = root / "ImageNet16"
             files = sorted(p for p in folder.glob("train_data_batch_*"))
         if not files:
-            raise UserError(f"data.root={self.root} has no ImageNet16 train_data_batch_* files: "
-                            "point it at the ImageNet16 folder, or use data=synthetic")
+            raise UserError(
+                f"data.root={self.root} has no ImageNet16 train_data_batch_* files: "
+                "point it at the ImageNet16 folder, or use data=synthetic"
+            )
         return folder, files
 
     def _read(self, folder, files):
-        fix = ("replace it with the original ImageNet16 file (NAS-Bench-201's "
-               "ImageNet16-120 download), or use data=synthetic")
+        fix = (
+            "replace it with the original ImageNet16 file (NAS-Bench-201's "
+            "ImageNet16-120 download), or use data=synthetic"
+        )
         data, labels = [], []
         for f in files:
             d = load_batch_file(f, "ImageNet16 batch", fix)
@@ -426,8 +486,10 @@ class ImageNet16(_ImageData):
         x, y = np.concatenate(data), np.concatenate(labels)
         keep = y < self.num_classes
         if not keep.any():
-            raise UserError(f"{folder} holds no images of classes 1..{self.num_classes}: "
-                            "point data.root at the ImageNet16 folder, or use data=synthetic")
+            raise UserError(
+                f"{folder} holds no images of classes 1..{self.num_classes}: "
+                "point data.root at the ImageNet16 folder, or use data=synthetic"
+            )
         return x[keep].reshape(-1, 3, 16, 16).transpose(0, 2, 3, 1), y[keep]
 
 
@@ -439,8 +501,13 @@ class Synthetic(_ImageData):
     name = "synthetic"
     synthetic = True
 
-    def __init__(self, batch_size: int = 64, num_classes: int = 10, input_size: int = 32,
-                 train_images: int = 512):
+    def __init__(
+        self,
+        batch_size: int = 64,
+        num_classes: int = 10,
+        input_size: int = 32,
+        train_images: int = 512,
+    ):
         super().__init__(None, batch_size, num_classes)
         self.input_size = check_positive_int("data.input_size", input_size, 32)
         self.train_images = check_positive_int("data.train_images", train_images, 512)
@@ -454,8 +521,10 @@ class Synthetic(_ImageData):
         if self._loaded is None:
             rng = np.random.default_rng(0)
             shape = (self.train_images, self.input_size, self.input_size, 3)
-            self._loaded = (rng.integers(0, 256, shape, dtype=np.uint8),
-                            rng.integers(0, self.num_classes, self.train_images))
+            self._loaded = (
+                rng.integers(0, 256, shape, dtype=np.uint8),
+                rng.integers(0, self.num_classes, self.train_images),
+            )
         return self._loaded
 
     def batch(self, seed: int, dtype: torch.dtype, device: torch.device) -> Batch:

@@ -12,10 +12,10 @@ the end. Strided convolutions compute the stride-1 result and subsample it.
 The result equals ``F.conv2d(x, w, None, stride, padding, dilation, groups=C)`` up to rounding
 (the taps are summed in another order); float32 and GPU tensors take PyTorch's own kernel.
 """
+
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 
@@ -35,16 +35,22 @@ def _flat_padded(x: torch.Tensor, padding: int, k: int, dilation: int) -> torch.
     b, c, h, w = x.shape
     hp, wp = h + 2 * padding, w + 2 * padding
     flat = x.new_zeros(b, c, hp * wp + dilation * (k - 1))
-    flat[..., :hp * wp].view(b, c, hp, wp)[:, :, padding:padding + h, padding:padding + w] = x
+    flat[..., : hp * wp].view(b, c, hp, wp)[:, :, padding : padding + h, padding : padding + w] = x
     return flat
 
 
-def _taps(src: torch.Tensor, weight: torch.Tensor, shifts: list[int], length: int,
-          transpose: bool, out: torch.Tensor) -> torch.Tensor:
+def _taps(
+    src: torch.Tensor,
+    weight: torch.Tensor,
+    shifts: list[int],
+    length: int,
+    transpose: bool,
+    out: torch.Tensor,
+) -> torch.Tensor:
     """Forward: out[..., m] += w[c, t] · src[..., m + shift_t]; transpose (the input gradient):
     out[..., m + shift_t] += w[c, t] · src[..., m]."""
     taps = weight.reshape(weight.shape[0], -1, 1).unbind(1)  # k² × [C, 1]
-    for w, s in zip(taps, shifts):
+    for w, s in zip(taps, shifts, strict=True):
         if transpose:
             out.narrow(-1, s, length).addcmul_(src, w)
         else:
@@ -83,12 +89,13 @@ class _DepthwiseTaps(torch.autograd.Function):
             k = weight.shape[-1]
             gflat = grad_out.new_zeros(b, c, (h + 2 * padding) * wp + dilation * (k - 1))
             _taps(g, weight, shifts, rows * wp, True, gflat)
-            grad_x = gflat[..., :(h + 2 * padding) * wp].view(b, c, h + 2 * padding, wp)
-            grad_x = grad_x[:, :, padding:padding + h, padding:padding + w]
+            grad_x = gflat[..., : (h + 2 * padding) * wp].view(b, c, h + 2 * padding, wp)
+            grad_x = grad_x[:, :, padding : padding + h, padding : padding + w]
         if ctx.needs_input_grad[1]:
             n = rows * wp
-            grad_w = torch.stack([(g * flat[..., s:s + n]).sum(dim=(0, 2)) for s in shifts],
-                                 dim=1).view_as(weight)
+            grad_w = torch.stack(
+                [(g * flat[..., s : s + n]).sum(dim=(0, 2)) for s in shifts], dim=1
+            ).view_as(weight)
         return grad_x, grad_w, None, None, None
 
 
@@ -96,13 +103,16 @@ class DepthwiseConv2d(nn.Conv2d):
     """``nn.Conv2d(c, c, k, stride, padding, dilation, groups=c, bias=False)`` whose float64 CPU
     forward uses the tap kernel above (same parameters, same state dict, same result)."""
 
-    def __init__(self, channels: int, kernel: int, stride: int = 1, padding: int = 0,
-                 dilation: int = 1):
-        super().__init__(channels, channels, kernel, stride, padding, dilation, groups=channels,
-                         bias=False)
+    def __init__(
+        self, channels: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1
+    ):
+        super().__init__(
+            channels, channels, kernel, stride, padding, dilation, groups=channels, bias=False
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dtype != torch.float64 or x.device.type != "cpu":
             return super().forward(x)
-        return _DepthwiseTaps.apply(x, self.weight, self.stride[0], self.padding[0],
-                                    self.dilation[0])
+        return _DepthwiseTaps.apply(
+            x, self.weight, self.stride[0], self.padding[0], self.dilation[0]
+        )

@@ -1,7 +1,8 @@
 """The mixed edge of a differentiable supernet."""
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -28,8 +29,13 @@ class MixedEdge(nn.Module):
         self.stateless = [not list(op.parameters()) and not list(op.buffers()) for op in ops]
         self.zero = [isinstance(op, Zero) for op in ops]
 
-    def forward(self, x: torch.Tensor, alpha: Sequence[torch.Tensor], active: Sequence[int],
-                shared: dict | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        alpha: Sequence[torch.Tensor],
+        active: Sequence[int],
+        shared: dict | None = None,
+    ) -> torch.Tensor:
         kept = [k for k in active if not self.zero[k]]
         if not kept:  # only none left on this edge
             return alpha[active[0]] * self.ops[active[0]](x)
@@ -65,8 +71,11 @@ class WeightedSum(torch.autograd.Function):
     def backward(ctx, g: torch.Tensor):
         w, *ys = ctx.saved_tensors
         flat = g.reshape(-1)
-        grad_w = (torch.stack([torch.dot(flat, y.reshape(-1)) for y in ys])
-                  if ctx.needs_input_grad[0] else None)
+        grad_w = (
+            torch.stack([torch.dot(flat, y.reshape(-1)) for y in ys])
+            if ctx.needs_input_grad[0]
+            else None
+        )
         grad_ys = [g * w[k] if ctx.needs_input_grad[k + 1] else None for k in range(len(ys))]
         return (grad_w, *grad_ys)
 

@@ -4,11 +4,13 @@ A choice is one op index per α row; each space turns it into its own genotype: 
 ``|op~0|+|op~0|op~1|+…``, or DARTS' :class:`Genotype` (``str()`` of it is what the DARTS code base
 prints, :func:`parse_genotype` reads it back).
 """
+
 from __future__ import annotations
 
 import ast
 import json
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 
@@ -45,6 +47,7 @@ def parse_nb201(arch: str, ops: list[str]) -> list[int]:
 
 # --- DARTS genotypes ------------------------------------------------------------------------
 
+
 class Genotype(NamedTuple):
     """DARTS' genotype: per cell type, two ``(op, input)`` pairs per intermediate node (inputs
     0, 1 are the two previous cells' outputs, 2.. the earlier nodes) and the nodes concatenated."""
@@ -56,14 +59,20 @@ class Genotype(NamedTuple):
 
     def __str__(self) -> str:
         """The DARTS code base's own ``repr``: paste it into any DARTS-style training script."""
-        return (f"Genotype(normal={list(self.normal)!r}, normal_concat={_concat(self.normal_concat)}, "
-                f"reduce={list(self.reduce)!r}, reduce_concat={_concat(self.reduce_concat)})")
+        return (
+            f"Genotype(normal={list(self.normal)!r}, normal_concat={_concat(self.normal_concat)}, "
+            f"reduce={list(self.reduce)!r}, reduce_concat={_concat(self.reduce_concat)})"
+        )
 
     def to_json(self) -> str:
-        return json.dumps({"normal": [list(p) for p in self.normal],
-                           "normal_concat": list(self.normal_concat),
-                           "reduce": [list(p) for p in self.reduce],
-                           "reduce_concat": list(self.reduce_concat)})
+        return json.dumps(
+            {
+                "normal": [list(p) for p in self.normal],
+                "normal_concat": list(self.normal_concat),
+                "reduce": [list(p) for p in self.reduce],
+                "reduce_concat": list(self.reduce_concat),
+            }
+        )
 
 
 def _concat(nodes: Sequence[int]) -> str:
@@ -88,10 +97,14 @@ def _literal(node: ast.AST, name: str):
     try:
         return ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        example = ("range(2, 6)" if name.endswith("_concat")
-                   else "[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ...]")
-        raise ValueError(f"{name}={_shown(node)} is not a literal: write plain values, "
-                         f"e.g. use {name}={example}") from None
+        example = (
+            "range(2, 6)"
+            if name.endswith("_concat")
+            else "[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ...]"
+        )
+        raise ValueError(
+            f"{name}={_shown(node)} is not a literal: write plain values, e.g. use {name}={example}"
+        ) from None
 
 
 def _is_int(value) -> bool:
@@ -106,22 +119,33 @@ def _pairs(name: str, node: ast.AST, ops: Sequence[str], steps: int) -> list[tup
     if not isinstance(pairs, (list, tuple)):
         raise ValueError(f"{name}={_shown(node)} is not a list of (op, input) pairs: list {want}")
     for k, pair in enumerate(pairs):
-        if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and isinstance(pair[0], str)
-                and _is_int(pair[1])):
-            raise ValueError(f"{name}[{k}]={pair!r} is not an (op, input) pair: write it as "
-                             f"('sep_conv_3x3', 0), an op name and an input node number")
+        if not (
+            isinstance(pair, (list, tuple))
+            and len(pair) == 2
+            and isinstance(pair[0], str)
+            and _is_int(pair[1])
+        ):
+            raise ValueError(
+                f"{name}[{k}]={pair!r} is not an (op, input) pair: write it as "
+                f"('sep_conv_3x3', 0), an op name and an input node number"
+            )
         if pair[0] not in ops:
-            raise ValueError(f"{name}[{k}]={pair!r}: op {pair[0]!r} is not known: use one of "
-                             f"{', '.join(ops)}")
+            raise ValueError(
+                f"{name}[{k}]={pair!r}: op {pair[0]!r} is not known: use one of {', '.join(ops)}"
+            )
         node_index, src = 2 + k // 2, pair[1]
         if not 0 <= src < node_index:
-            raise ValueError(f"{name}[{k}]={pair!r}: node {node_index} cannot read input {src}: "
-                             f"its inputs are 0..{node_index - 1} (0, 1 the previous cells, "
-                             f"2.. the earlier nodes)")
+            raise ValueError(
+                f"{name}[{k}]={pair!r}: node {node_index} cannot read input {src}: "
+                f"its inputs are 0..{node_index - 1} (0, 1 the previous cells, "
+                f"2.. the earlier nodes)"
+            )
     if len(pairs) != 2 * steps:
         nodes = f"{len(pairs) / 2:g} node" + ("" if len(pairs) == 2 else "s")
-        raise ValueError(f"{name} has {len(pairs)} (op, input) pairs ({nodes}), but the DARTS cell "
-                         f"has {steps} intermediate nodes: list {want}")
+        raise ValueError(
+            f"{name} has {len(pairs)} (op, input) pairs ({nodes}), but the DARTS cell "
+            f"has {steps} intermediate nodes: list {want}"
+        )
     return [tuple(p) for p in pairs]
 
 
@@ -134,16 +158,24 @@ def _concat_nodes(name: str, node: ast.AST, steps: int) -> list[int]:
             args = [ast.literal_eval(a) for a in node.args]
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             args = None
-        if (args is None or node.keywords or not 1 <= len(args) <= 3
-                or not all(_is_int(a) for a in args)):
-            raise ValueError(f"{name}={_shown(node)} is not a range of node numbers: range takes "
-                             f"1 to 3 integer literals: {fix}")
+        if (
+            args is None
+            or node.keywords
+            or not 1 <= len(args) <= 3
+            or not all(_is_int(a) for a in args)
+        ):
+            raise ValueError(
+                f"{name}={_shown(node)} is not a range of node numbers: range takes "
+                f"1 to 3 integer literals: {fix}"
+            )
         if args[-1] == 0 and len(args) == 3:
             raise ValueError(f"{name}={_shown(node)} has step 0: {fix}")
         values = range(*args)
         if len(values) > steps:  # a lazy range: len() is cheap for any bounds
-            raise ValueError(f"{name}={_shown(node)} lists {len(values)} nodes, but the cell has "
-                             f"{steps} intermediate nodes (2..{steps + 1}): {fix}")
+            raise ValueError(
+                f"{name}={_shown(node)} lists {len(values)} nodes, but the cell has "
+                f"{steps} intermediate nodes (2..{steps + 1}): {fix}"
+            )
         values = list(values)
     else:
         values = _literal(node, name)
@@ -154,8 +186,10 @@ def _concat_nodes(name: str, node: ast.AST, steps: int) -> list[int]:
         raise ValueError(f"{name}={_shown(node)} lists no node: {fix}")
     for v in values:
         if not 2 <= v < 2 + steps:
-            raise ValueError(f"{name}={_shown(node)} names node {v}, which is not an intermediate "
-                             f"node of the cell (2..{steps + 1}): {fix}")
+            raise ValueError(
+                f"{name}={_shown(node)} names node {v}, which is not an intermediate "
+                f"node of the cell (2..{steps + 1}): {fix}"
+            )
         if values.count(v) > 1:
             raise ValueError(f"{name}={_shown(node)} lists node {v} twice: {fix}")
     return values
@@ -174,21 +208,25 @@ def parse_genotype(text: str, ops: Sequence[str], steps: int = DARTS_STEPS) -> G
     except (ValueError, MemoryError, RecursionError) as e:
         raise ValueError(f"not a Genotype(...) expression: {type(e).__name__}") from None
     if not (isinstance(call, ast.Call) and getattr(call.func, "id", None) == "Genotype"):
-        raise ValueError("expected Genotype(normal=[...], normal_concat=..., reduce=[...], "
-                         "reduce_concat=...)")
+        raise ValueError(
+            "expected Genotype(normal=[...], normal_concat=..., reduce=[...], reduce_concat=...)"
+        )
     fields: dict[str, ast.AST] = {}
     for keyword in call.keywords:
         if keyword.arg not in Genotype._fields:
             shown = f"**{_shown(keyword.value)}" if keyword.arg is None else keyword.arg
-            raise ValueError(f"Genotype has no field {shown}: its fields are "
-                             f"{', '.join(Genotype._fields)}")
+            raise ValueError(
+                f"Genotype has no field {shown}: its fields are {', '.join(Genotype._fields)}"
+            )
         if keyword.arg in fields:
             raise ValueError(f"Genotype field {keyword.arg} is given twice: give it once")
         fields[keyword.arg] = keyword.value
     missing = [f for f in Genotype._fields if f not in fields]
     if call.args or missing:
-        raise ValueError(f"Genotype needs the keyword fields {', '.join(Genotype._fields)}"
-                         + (f" (missing: {', '.join(missing)})" if missing else ""))
+        raise ValueError(
+            f"Genotype needs the keyword fields {', '.join(Genotype._fields)}"
+            + (f" (missing: {', '.join(missing)})" if missing else "")
+        )
     values = {}
     for name in ("normal", "reduce"):
         values[name] = _pairs(name, fields[name], ops, steps)

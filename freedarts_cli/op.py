@@ -5,9 +5,10 @@ authors scored (METHOD.md §3): convolutions are ReLU -> Conv -> BN with ``affin
 cell; NB201 pooling has no BN, DARTS search pooling has a non-affine one; ``none`` is ``0 · x`` so
 that its α still receives an (exactly zero) gradient.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -26,8 +27,9 @@ class Zero(nn.Module):
 class ReLUConvBN(nn.Sequential):
     """ReLU -> Conv(k, stride, padding, no bias) -> BN."""
 
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int,
-                 affine: bool = False):
+    def __init__(
+        self, c_in: int, c_out: int, kernel: int, stride: int, padding: int, affine: bool = False
+    ):
         super().__init__(
             nn.ReLU(inplace=False),
             nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding, bias=False),
@@ -58,12 +60,21 @@ NB201_OPS: dict[str, Callable[..., nn.Module]] = {
 # output ``[B, edges·C, H, W]``), so a search cell runs each op once per node instead of once per
 # edge (``spaces.darts.FanOut``). ``edges=1`` is the op exactly as DARTS defines it.
 
+
 class SepConv(nn.Sequential):
     """DARTS' separable convolution: (ReLU, depthwise k×k, pointwise 1×1, BN) twice, the first
     with the edge's stride."""
 
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int,
-                 affine: bool = False, edges: int = 1):
+    def __init__(
+        self,
+        c_in: int,
+        c_out: int,
+        kernel: int,
+        stride: int,
+        padding: int,
+        affine: bool = False,
+        edges: int = 1,
+    ):
         super().__init__(
             nn.ReLU(inplace=False),
             DepthwiseConv2d(edges * c_in, kernel, stride, padding),
@@ -79,8 +90,17 @@ class SepConv(nn.Sequential):
 class DilConv(nn.Sequential):
     """DARTS' dilated separable convolution: ReLU, dilated depthwise k×k, pointwise 1×1, BN."""
 
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int,
-                 dilation: int, affine: bool = False, edges: int = 1):
+    def __init__(
+        self,
+        c_in: int,
+        c_out: int,
+        kernel: int,
+        stride: int,
+        padding: int,
+        dilation: int,
+        affine: bool = False,
+        edges: int = 1,
+    ):
         super().__init__(
             nn.ReLU(inplace=False),
             DepthwiseConv2d(edges * c_in, kernel, stride, padding, dilation),
@@ -97,10 +117,12 @@ class FactorizedReduce(nn.Module):
         super().__init__()
         self.edges = edges
         self.relu = nn.ReLU(inplace=False)
-        self.conv_1 = nn.Conv2d(edges * c_in, edges * (c_out // 2), 1, stride=2, groups=edges,
-                                bias=False)
-        self.conv_2 = nn.Conv2d(edges * c_in, edges * (c_out - c_out // 2), 1, stride=2,
-                                groups=edges, bias=False)
+        self.conv_1 = nn.Conv2d(
+            edges * c_in, edges * (c_out // 2), 1, stride=2, groups=edges, bias=False
+        )
+        self.conv_2 = nn.Conv2d(
+            edges * c_in, edges * (c_out - c_out // 2), 1, stride=2, groups=edges, bias=False
+        )
         self.bn = nn.BatchNorm2d(edges * c_out, affine=affine)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -120,8 +142,12 @@ class StridedZero(nn.Module):
 
 
 def _darts_pool(pool: type, c: int, stride: int, affine: bool, search: bool) -> nn.Module:
-    layer = pool(3, stride=stride, padding=1, **({"count_include_pad": False}
-                                                  if pool is nn.AvgPool2d else {}))
+    layer = pool(
+        3,
+        stride=stride,
+        padding=1,
+        **({"count_include_pad": False} if pool is nn.AvgPool2d else {}),
+    )
     # DARTS' search cell follows every pooling op with a non-affine BN (model_search.MixedOp)
     # so that its scale matches the conv ops'; the evaluation network has none.
     return nn.Sequential(layer, nn.BatchNorm2d(c, affine=False)) if search else layer
@@ -134,17 +160,24 @@ def _darts_pool(pool: type, c: int, stride: int, affine: bool, search: bool) -> 
 DARTS_OPS: dict[str, Callable[..., nn.Module]] = {
     "none": lambda c, stride, affine, search, edges=1: Zero() if stride == 1 else StridedZero(),
     "max_pool_3x3": lambda c, stride, affine, search, edges=1: _darts_pool(
-        nn.MaxPool2d, c, stride, affine, search),
+        nn.MaxPool2d, c, stride, affine, search
+    ),
     "avg_pool_3x3": lambda c, stride, affine, search, edges=1: _darts_pool(
-        nn.AvgPool2d, c, stride, affine, search),
+        nn.AvgPool2d, c, stride, affine, search
+    ),
     "skip_connect": lambda c, stride, affine, search, edges=1: (
-        nn.Identity() if stride == 1 else FactorizedReduce(c, c, affine, edges)),
-    "sep_conv_3x3": lambda c, stride, affine, search, edges=1: SepConv(c, c, 3, stride, 1,
-                                                                       affine, edges),
-    "sep_conv_5x5": lambda c, stride, affine, search, edges=1: SepConv(c, c, 5, stride, 2,
-                                                                       affine, edges),
-    "dil_conv_3x3": lambda c, stride, affine, search, edges=1: DilConv(c, c, 3, stride, 2, 2,
-                                                                       affine, edges),
-    "dil_conv_5x5": lambda c, stride, affine, search, edges=1: DilConv(c, c, 5, stride, 4, 2,
-                                                                       affine, edges),
+        nn.Identity() if stride == 1 else FactorizedReduce(c, c, affine, edges)
+    ),
+    "sep_conv_3x3": lambda c, stride, affine, search, edges=1: SepConv(
+        c, c, 3, stride, 1, affine, edges
+    ),
+    "sep_conv_5x5": lambda c, stride, affine, search, edges=1: SepConv(
+        c, c, 5, stride, 2, affine, edges
+    ),
+    "dil_conv_3x3": lambda c, stride, affine, search, edges=1: DilConv(
+        c, c, 3, stride, 2, 2, affine, edges
+    ),
+    "dil_conv_5x5": lambda c, stride, affine, search, edges=1: DilConv(
+        c, c, 5, stride, 4, 2, affine, edges
+    ),
 }

@@ -6,11 +6,12 @@ an option whose default is a bool must be a bool; an int default, an integer (po
 default is positive, non-negative where it is 0); a float default, a finite number. Options
 without a default, or with a ``None`` default, are the unit's own business.
 """
+
 from __future__ import annotations
 
 import inspect
 import math
-from typing import Any, Optional
+from typing import Any
 
 from hydra.utils import get_class
 from omegaconf import DictConfig
@@ -18,11 +19,15 @@ from omegaconf import DictConfig
 from .errors import UserError
 
 
-def check_positive_int(option: str, value: Any, example: int, at_most: Optional[int] = None) -> int:
+def check_positive_int(option: str, value: Any, example: int, at_most: int | None = None) -> int:
     """A unit option that must be a positive integer (at most ``at_most``): ``data.batch_size=0``,
     ``-1``, ``1.5``, ``true`` or ``abc`` is one UserError naming the value, never coerced."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1 \
-            or (at_most is not None and value > at_most):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < 1
+        or (at_most is not None and value > at_most)
+    ):
         what = "a positive integer" if at_most is None else f"an integer from 1 to {at_most}"
         raise UserError(f"{option}={value} is not {what}: use e.g. {option}={example}")
     return value
@@ -70,5 +75,7 @@ def check_unit_options(node: DictConfig) -> None:
             raw = node._get_node(key)._value()  # the option the user set: ${n_models} -> n_models
             interpolated = isinstance(raw, str) and raw.startswith("${") and raw.endswith("}")
             name = raw[2:-1] if interpolated else node._get_full_key(key)
-            example = str(param.default).lower() if isinstance(param.default, bool) else param.default
+            example = (
+                str(param.default).lower() if isinstance(param.default, bool) else param.default
+            )
             raise UserError(f"{name}={value} is {why}: use e.g. {name}={example}")

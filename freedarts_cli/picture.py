@@ -4,10 +4,11 @@ DARTS draws cells with graphviz; a binary dependency for one picture is not wort
 are laid out here in node order (inputs on the left, the output on the right) and edges are
 straight arrows labelled with their op.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from .results import save_figure
 
@@ -28,11 +29,13 @@ def _layout(n: int, edges: Sequence[tuple[int, int, str]]) -> dict[int, tuple[fl
     return pos
 
 
-def draw_dag(names: Sequence[str], edges: Sequence[tuple[int, int, str]], stem: Path,
-             title: str = "") -> list[Path]:
+def draw_dag(
+    names: Sequence[str], edges: Sequence[tuple[int, int, str]], stem: Path, title: str = ""
+) -> list[Path]:
     """Draw nodes ``names`` (in topological order; nodes without incoming edges are inputs, the
     last node is the output) and edges ``(src, dst, label)``; write ``stem``.png and .pdf."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -40,23 +43,41 @@ def draw_dag(names: Sequence[str], edges: Sequence[tuple[int, int, str]], stem: 
     pos = _layout(n, edges)
     xs = [p[0] for p in pos.values()]
     ys = [p[1] for p in pos.values()]
-    fig, ax = plt.subplots(figsize=(min(2.0 + 1.6 * (max(xs) - min(xs)) / 2.2, 14),
-                                    min(1.5 + 0.9 * (max(ys) - min(ys)), 8)))
+    fig, ax = plt.subplots(
+        figsize=(
+            min(2.0 + 1.6 * (max(xs) - min(xs)) / 2.2, 14),
+            min(1.5 + 0.9 * (max(ys) - min(ys)), 8),
+        )
+    )
     incoming = {v for _, v, _ in edges}
     for src, dst, label in edges:
         (x0, y0), (x1, y1) = pos[src], pos[dst]
-        ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
-                    arrowprops=dict(arrowstyle="-|>", color="0.35", lw=1.1,
-                                    shrinkA=16, shrinkB=16))
+        ax.annotate(
+            "",
+            xy=(x1, y1),
+            xytext=(x0, y0),
+            arrowprops=dict(arrowstyle="-|>", color="0.35", lw=1.1, shrinkA=16, shrinkB=16),
+        )
         if label:
-            ax.text(x0 + 0.55 * (x1 - x0), y0 + 0.55 * (y1 - y0), label, fontsize=7,
-                    ha="center", va="center", bbox=dict(boxstyle="round,pad=0.15", fc="white",
-                                                        ec="none", alpha=0.85))
+            ax.text(
+                x0 + 0.55 * (x1 - x0),
+                y0 + 0.55 * (y1 - y0),
+                label,
+                fontsize=7,
+                ha="center",
+                va="center",
+                bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85),
+            )
     for v, name in enumerate(names):
-        colour = (OUTPUT_COLOUR if v == n - 1 else
-                  INPUT_COLOUR if v not in incoming else NODE_COLOUR)
-        ax.text(*pos[v], name, ha="center", va="center", fontsize=9,
-                bbox=dict(boxstyle="round,pad=0.4", fc=colour, ec="0.3"))
+        colour = OUTPUT_COLOUR if v == n - 1 else INPUT_COLOUR if v not in incoming else NODE_COLOUR
+        ax.text(
+            *pos[v],
+            name,
+            ha="center",
+            va="center",
+            fontsize=9,
+            bbox=dict(boxstyle="round,pad=0.4", fc=colour, ec="0.3"),
+        )
     ax.set_xlim(min(xs) - 0.9, max(xs) + 0.9)
     ax.set_ylim(min(ys) - 0.8, max(ys) + 0.8)
     ax.axis("off")

@@ -15,6 +15,7 @@ proxy_tau      proxy study: Kendall τ per proxy and dataset, the VKDNW re-run's
 Every figure reads the ``result.csv`` files under the folders (as ``freedarts tables`` does);
 groups whose data-dependent scores ran on random images say "synthetic" in their legend.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,15 +33,22 @@ from .tables import collect, drop_duplicate_runs
 DATASETS = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet16_120": "ImageNet16-120"}
 EDGES = ["1<-0", "2<-0", "2<-1", "3<-0", "3<-1", "3<-2"]
 OPS = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
-OP_COLOURS = {"none": "#bbbbbb", "skip_connect": "#4c72b0", "nor_conv_1x1": "#dd8452",
-              "nor_conv_3x3": "#c44e52", "avg_pool_3x3": "#55a868"}
+OP_COLOURS = {
+    "none": "#bbbbbb",
+    "skip_connect": "#4c72b0",
+    "nor_conv_1x1": "#dd8452",
+    "nor_conv_3x3": "#c44e52",
+    "avg_pool_3x3": "#55a868",
+}
 EXTRAS = ("n_samples", "n_proposals", "n_validation", "n_models", "warmup")
 
 
 def _pyplot():
     import matplotlib
+
     matplotlib.use("Agg")  # files only: no display needed (also on a cluster node)
     import matplotlib.pyplot as plt
+
     return plt
 
 
@@ -53,12 +61,17 @@ def parse_arch(arch: str) -> list[str]:
 
 
 def _datasets(df: pd.DataFrame, wanted, split: str = "test") -> list[str]:
-    return [d for d in wanted if f"{d}_{split}" in df.columns
-            and pd.to_numeric(df[f"{d}_{split}"], errors="coerce").notna().any()]
+    return [
+        d
+        for d in wanted
+        if f"{d}_{split}" in df.columns
+        and pd.to_numeric(df[f"{d}_{split}"], errors="coerce").notna().any()
+    ]
 
 
 def _where(df: pd.DataFrame, where) -> pd.DataFrame:
     from .tables import _select
+
     return _select(df, dict(where)) if where else df
 
 
@@ -66,8 +79,16 @@ def _data_tag(g: pd.DataFrame) -> str:
     return " (synthetic)" if "data" in g.columns and (g["data"] == "synthetic").any() else ""
 
 
-SHORT = {"freedarts": "FreeDARTS", "zero_cost": "ZC", "zero_cost_pt": "ZC-PT", "naswot": "NASWOT",
-         "tenas": "TE-NAS", "random": "random", "random_search": "RS", "evolution": "AE"}
+SHORT = {
+    "freedarts": "FreeDARTS",
+    "zero_cost": "ZC",
+    "zero_cost_pt": "ZC-PT",
+    "naswot": "NASWOT",
+    "tenas": "TE-NAS",
+    "random": "random",
+    "random_search": "RS",
+    "evolution": "AE",
+}
 
 
 def _label(key: dict) -> str:
@@ -104,8 +125,11 @@ def _by(g: pd.DataFrame, key: str, col: str) -> tuple[np.ndarray, np.ndarray, np
     """Per value of ``key``: mean and population std of ``col`` (NaN ignored)."""
     x = pd.to_numeric(g[col], errors="coerce") if col in g.columns else pd.Series(np.nan, g.index)
     stats = x.groupby(g[key].astype(float)).agg(["mean", lambda v: v.std(ddof=0)])
-    return (stats.index.to_numpy(dtype=float), stats.iloc[:, 0].to_numpy(),
-            stats.iloc[:, 1].to_numpy())
+    return (
+        stats.index.to_numpy(dtype=float),
+        stats.iloc[:, 0].to_numpy(),
+        stats.iloc[:, 1].to_numpy(),
+    )
 
 
 def _stats(x) -> tuple[float, float]:
@@ -120,6 +144,7 @@ def _require(df: pd.DataFrame, what: str, hint: str) -> None:
 
 # --------------------------------------------------------------------------------------------
 
+
 def a_study(df: pd.DataFrame, datasets, plt):
     """Test accuracy against ``a`` for each (scorer, pruning) of FreeDARTS."""
     from . import published
@@ -130,19 +155,28 @@ def a_study(df: pd.DataFrame, datasets, plt):
     ds = _datasets(df, datasets)
     fig, axes = plt.subplots(1, len(ds), figsize=(4.2 * len(ds), 3.4), squeeze=False)
     paper = published.values()
-    refs = {"oneshot": ("conf_table1", "freedarts", "paper one-shot"),
-            "iterative": ("journal_table2", "freedarts", "paper iterative")}
-    for ax, d in zip(axes[0], ds):
+    refs = {
+        "oneshot": ("conf_table1", "freedarts", "paper one-shot"),
+        "iterative": ("journal_table2", "freedarts", "paper iterative"),
+    }
+    for ax, d in zip(axes[0], ds, strict=True):
         for (scorer, pruning), g in df.groupby(["scorer", "pruning"], sort=True):
             a, m, s = _by(g, "a", f"{d}_test")
-            line, = ax.plot(a, m, "o-", label=f"{pruning} ({scorer}){_data_tag(g)}")
+            (line,) = ax.plot(a, m, "o-", label=f"{pruning} ({scorer}){_data_tag(g)}")
             ax.fill_between(a, m - s, m + s, color=line.get_color(), alpha=0.2)
         for pruning, (table, row, text) in refs.items():
             rec = paper[(paper.table == table) & (paper.row == row) & (paper.column == f"{d}_test")]
             if not rec.empty and pruning in set(df["pruning"]):
-                ax.errorbar([1e-3], rec.value_f, yerr=rec.std_f.fillna(0), fmt="*", ms=10,
-                            capsize=3, color="black" if pruning == "oneshot" else "grey",
-                            label=text)
+                ax.errorbar(
+                    [1e-3],
+                    rec.value_f,
+                    yerr=rec.std_f.fillna(0),
+                    fmt="*",
+                    ms=10,
+                    capsize=3,
+                    color="black" if pruning == "oneshot" else "grey",
+                    label=text,
+                )
         ax.set_xscale("log")
         ax.set_xlabel("a  (α = a · N(0, 1))")
         ax.set_ylabel("test accuracy (%)")
@@ -161,24 +195,33 @@ def trajectory(df: pd.DataFrame, datasets, plt):
         if path.is_file():
             t = pd.read_csv(path)
             if len(t) > 1:
-                t = t.assign(scorer=run.get("scorer"), pruning=run.get("pruning"),
-                             a=run.get("a"), seed=run.get("seed"), data=run.get("data"))
+                t = t.assign(
+                    scorer=run.get("scorer"),
+                    pruning=run.get("pruning"),
+                    a=run.get("a"),
+                    seed=run.get("seed"),
+                    data=run.get("data"),
+                )
                 frames.append(t)
     if not frames:
-        raise UserError("no multi-round trajectory.csv beside the result.csv files: run "
-                        "iterative pruning, e.g. freedarts search -m experiment=trajectory")
+        raise UserError(
+            "no multi-round trajectory.csv beside the result.csv files: run "
+            "iterative pruning, e.g. freedarts search -m experiment=trajectory"
+        )
     traj = pd.concat(frames, ignore_index=True)
     ds = _datasets(traj, datasets)
     if not ds:
-        raise UserError("the trajectories have no accuracies: search with a benchmark "
-                        "(benchmark=table benchmark.path=...)")
+        raise UserError(
+            "the trajectories have no accuracies: search with a benchmark "
+            "(benchmark=table benchmark.path=...)"
+        )
     fig, axes = plt.subplots(1, len(ds), figsize=(4.2 * len(ds), 3.4), squeeze=False)
     random = df[df["method"] == "random"] if "method" in df.columns else df.iloc[0:0]
-    for ax, d in zip(axes[0], ds):
+    for ax, d in zip(axes[0], ds, strict=True):
         for (scorer, pruning, a), g in traj.groupby(["scorer", "pruning", "a"], sort=True):
             r, m, s = _by(g, "round", f"{d}_test")
             n = g["seed"].nunique()
-            line, = ax.plot(r, m, "-", label=f"{scorer} {pruning} a={a:g}{_data_tag(g)} (n={n})")
+            (line,) = ax.plot(r, m, "-", label=f"{scorer} {pruning} a={a:g}{_data_tag(g)} (n={n})")
             ax.fill_between(r, m - s, m + s, color=line.get_color(), alpha=0.2)
         if not random.empty and f"{d}_test" in random.columns:
             mean, _ = _stats(random[f"{d}_test"])
@@ -195,8 +238,9 @@ def trajectory(df: pd.DataFrame, datasets, plt):
 def sample_size(df: pd.DataFrame, datasets, plt):
     """Zero-cost NAS test accuracy against N (log axis), FreeDARTS as a band, per proxy."""
     if "method" not in df.columns or "n_samples" not in df.columns:
-        raise UserError("no zero-cost NAS runs with n_samples: freedarts search -m "
-                        "experiment=sample_size")
+        raise UserError(
+            "no zero-cost NAS runs with n_samples: freedarts search -m experiment=sample_size"
+        )
     zc = df[df["method"] == "zero_cost"]
     fd = df[df["method"] == "freedarts"]
     if "a" in fd.columns and np.isclose(fd["a"].astype(float), 1e-3).any():
@@ -204,8 +248,9 @@ def sample_size(df: pd.DataFrame, datasets, plt):
     _require(zc, "zero-cost NAS runs", "freedarts search -m experiment=sample_size")
     proxies = sorted(set(zc["scorer"]))
     ds = _datasets(zc, datasets)
-    fig, axes = plt.subplots(len(ds), len(proxies), figsize=(3.6 * len(proxies), 3.0 * len(ds)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(ds), len(proxies), figsize=(3.6 * len(proxies), 3.0 * len(ds)), squeeze=False
+    )
     for i, d in enumerate(ds):
         for j, proxy in enumerate(proxies):
             ax = axes[i][j]
@@ -214,8 +259,12 @@ def sample_size(df: pd.DataFrame, datasets, plt):
             ax.errorbar(n, m, yerr=s, fmt="o-", capsize=3, label=f"zero-cost NAS{_data_tag(g)}")
             for pruning, f in fd[fd["scorer"] == proxy].groupby("pruning"):
                 fm, fs = _stats(f[f"{d}_test"])
-                line = ax.axhline(fm, ls="--", label=f"FreeDARTS {pruning}{_data_tag(f)}",
-                                  color="C1" if pruning == "oneshot" else "C2")
+                line = ax.axhline(
+                    fm,
+                    ls="--",
+                    label=f"FreeDARTS {pruning}{_data_tag(f)}",
+                    color="C1" if pruning == "oneshot" else "C2",
+                )
                 ax.axhspan(fm - fs, fm + fs, color=line.get_color(), alpha=0.15)
             ax.set_xscale("log")
             ax.set_title(f"{proxy}: {DATASETS[d]}", fontsize=9)
@@ -240,20 +289,34 @@ def cost_accuracy(df: pd.DataFrame, datasets, plt):
     methods = sorted(set(df["method"])) if "method" in df.columns else [""]
     groups = []
     for key, g in df.groupby(keys, dropna=False, sort=True):
-        key = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
+        key = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
         groups.append((key, g, _stats(g["search_seconds"])))
-    for ax, d in zip(axes[0], ds):
+    for ax, d in zip(axes[0], ds, strict=True):
         for key, g, (tm, ts) in groups:
             am, as_ = _stats(g[f"{d}_test"])
             if pd.isna(am) or pd.isna(tm):
                 continue
             k = methods.index(key.get("method", "")) if key.get("method", "") in methods else 0
             colour, x = f"C{k % 10}", max(tm, 1e-4)
-            ax.errorbar([x], [am], xerr=[[min(ts, x * 0.9)], [ts]], yerr=[as_], capsize=2, ms=6,
-                        fmt=markers[k % len(markers)], color=colour,
-                        mfc="none" if _data_tag(g) else colour)
-            note = ax.annotate(_label(key), (x, am), fontsize=6, xytext=(4, 3),
-                               textcoords="offset points", annotation_clip=True)
+            ax.errorbar(
+                [x],
+                [am],
+                xerr=[[min(ts, x * 0.9)], [ts]],
+                yerr=[as_],
+                capsize=2,
+                ms=6,
+                fmt=markers[k % len(markers)],
+                color=colour,
+                mfc="none" if _data_tag(g) else colour,
+            )
+            note = ax.annotate(
+                _label(key),
+                (x, am),
+                fontsize=6,
+                xytext=(4, 3),
+                textcoords="offset points",
+                annotation_clip=True,
+            )
             note.set_in_layout(False)
         ax.set_xscale("log")
         ax.margins(x=0.15)
@@ -262,8 +325,9 @@ def cost_accuracy(df: pd.DataFrame, datasets, plt):
         ax.set_title(DATASETS[d])
         ax.grid(alpha=0.3, which="both")
     for k, m in enumerate(methods):
-        axes[0][-1].plot([], [], markers[k % len(markers)], color=f"C{k % 10}",
-                         label=SHORT.get(m, m))
+        axes[0][-1].plot(
+            [], [], markers[k % len(markers)], color=f"C{k % 10}", label=SHORT.get(m, m)
+        )
     if any(_data_tag(g) for _, g, _ in groups):
         axes[0][-1].plot([], [], "o", color="grey", mfc="none", label="synthetic data")
     _legend_right(fig, axes[0][-1])
@@ -282,8 +346,13 @@ def op_selection(df: pd.DataFrame, datasets, plt):
     groups = sorted(df.groupby(["scorer", "pruning"]).groups)
     a_values = sorted(set(df["a"].astype(float)))
     panels = EDGES + ["all edges"]
-    fig, axes = plt.subplots(len(groups), len(panels), figsize=(2.3 * len(panels),
-                             2.4 * len(groups)), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(
+        len(groups),
+        len(panels),
+        figsize=(2.3 * len(panels), 2.4 * len(groups)),
+        squeeze=False,
+        sharey=True,
+    )
     x = np.arange(len(a_values))
     for i, (scorer, pruning) in enumerate(groups):
         g = df[(df["scorer"] == scorer) & (df["pruning"] == pruning)]
@@ -301,7 +370,9 @@ def op_selection(df: pd.DataFrame, datasets, plt):
                 bottom += np.array(frac)
             ticks = [f"{a:g}" for a in a_values]
             if panel == "all edges":  # how much of the space the runs reach: distinct cells
-                ticks = [f"{t}\n{_distinct(g, a)} cells" for t, a in zip(ticks, a_values)]
+                ticks = [
+                    f"{t}\n{_distinct(g, a)} cells" for t, a in zip(ticks, a_values, strict=True)
+                ]
             ax.set_xticks(x, ticks, rotation=60 if panel != "all edges" else 0, fontsize=6)
             if i == 0:
                 ax.set_title(panel if panel == "all edges" else f"edge {panel}", fontsize=9)
@@ -341,7 +412,8 @@ def _score_axis(values: np.ndarray) -> tuple[np.ndarray, str]:
 def proxy_scatter(study, datasets, plt):
     """One panel per proxy: score against the first dataset's test accuracy, a hexbin (log
     counts) beyond 2,000 architectures, with the mean Kendall τ over seeds in the title."""
-    from .correlation import DATASETS as ACC, columns_for, kendall, study_proxies
+    from .correlation import DATASETS as ACC
+    from .correlation import columns_for, kendall, study_proxies
 
     dataset = next((d for d in datasets if d in ACC), "cifar10")
     proxies = study_proxies(study.scores)
@@ -349,9 +421,9 @@ def proxy_scatter(study, datasets, plt):
     cols = min(4, len(proxies))
     rows = int(np.ceil(len(proxies) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.0 * rows), squeeze=False)
-    for ax in axes.flat[len(proxies):]:
+    for ax in axes.flat[len(proxies) :]:
         ax.set_visible(False)
-    for ax, proxy in zip(axes.flat, proxies):
+    for ax, proxy in zip(axes.flat, proxies, strict=True):
         values = columns_for(study.scores, proxy, seed)
         acc = study.accuracy[ACC[dataset]].reindex(values.index).to_numpy()
         y, ylabel = _score_axis(values.to_numpy(dtype=np.float64))
@@ -392,10 +464,15 @@ def proxy_tau(study, datasets, plt):
         rows = summary[summary["dataset"] == dataset].set_index("proxy").reindex(proxies)
         pos = y + (k - (len(shown) - 1) / 2) * height
         ax.barh(pos, rows["mean"], height, xerr=rows["std"], capsize=2, label=DATASETS[dataset])
-        for yi, proxy in zip(pos, proxies):
+        for yi, proxy in zip(pos, proxies, strict=True):
             if (proxy, dataset) in paper:
-                ax.plot(paper[(proxy, dataset)], yi, "kx", ms=5,
-                        label=None if marked else "VKDNW re-run (published)")
+                ax.plot(
+                    paper[(proxy, dataset)],
+                    yi,
+                    "kx",
+                    ms=5,
+                    label=None if marked else "VKDNW re-run (published)",
+                )
                 marked = True
     ax.axvline(0, color="black", lw=0.6)
     ax.set_yticks(y)
@@ -403,8 +480,11 @@ def proxy_tau(study, datasets, plt):
     ax.invert_yaxis()
     ax.set_xlabel("Kendall τ with test accuracy")
     n = study.scores["arch"].nunique()
-    ax.set_title(f"Kendall τ per proxy ({n:,} NB201 architectures, "
-                 f"{study.scores['seed'].nunique()} seed(s))", fontsize=10)
+    ax.set_title(
+        f"Kendall τ per proxy ({n:,} NB201 architectures, "
+        f"{study.scores['seed'].nunique()} seed(s))",
+        fontsize=10,
+    )
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig
 
@@ -412,36 +492,51 @@ def proxy_tau(study, datasets, plt):
 # Figures of the proxy study read the ``freedarts correlate`` folders, not result.csv files.
 STUDY_FIGURES = {"proxy_scatter": proxy_scatter, "proxy_tau": proxy_tau}
 
-FIGURES = {"a_study": a_study, "trajectory": trajectory, "sample_size": sample_size,
-           "cost_accuracy": cost_accuracy, "op_selection": op_selection}
+FIGURES = {
+    "a_study": a_study,
+    "trajectory": trajectory,
+    "sample_size": sample_size,
+    "cost_accuracy": cost_accuracy,
+    "op_selection": op_selection,
+}
 
 
 def make_figure(cfg: DictConfig) -> str:
     """``freedarts figures PATH... figure=<name>``: write ``<name>.png`` and ``<name>.pdf``."""
     paths = list(cfg.paths)
     if not paths:
-        raise UserError("no folders given: freedarts figures outputs/multirun/<date> "
-                        f"figure=<{'|'.join(FIGURES)}>")
+        raise UserError(
+            "no folders given: freedarts figures outputs/multirun/<date> "
+            f"figure=<{'|'.join(FIGURES)}>"
+        )
     name = str(cfg.figure)
     if name not in FIGURES and name not in STUDY_FIGURES:
-        raise UserError(f"figure={name} is not known: use one of "
-                        f"{', '.join([*FIGURES, *STUDY_FIGURES])}")
+        raise UserError(
+            f"figure={name} is not known: use one of {', '.join([*FIGURES, *STUDY_FIGURES])}"
+        )
     plt = _pyplot()
     if name in STUDY_FIGURES:
         from .correlation import load
 
         study = load(paths)
         if study is None:
-            raise UserError(f"figure={name} reads freedarts correlate folders: no "
-                            f"proxy_scores.csv under {', '.join(map(str, paths))}")
-        fig, what = STUDY_FIGURES[name](study, list(cfg.datasets), plt), \
-            f"{study.scores['arch'].nunique()} architectures"
+            raise UserError(
+                f"figure={name} reads freedarts correlate folders: no "
+                f"proxy_scores.csv under {', '.join(map(str, paths))}"
+            )
+        fig, what = (
+            STUDY_FIGURES[name](study, list(cfg.datasets), plt),
+            f"{study.scores['arch'].nunique()} architectures",
+        )
     else:
         df, _ = drop_duplicate_runs(collect(paths))
         df = _where(df, cfg.get("where") or {})
         fig, what = FIGURES[name](df, list(cfg.datasets), plt), f"{len(df)} runs"
-    out = Path(cfg.out) if cfg.out else Path(paths[0] if os.path.isdir(paths[0]) else
-                                             os.path.dirname(paths[0]) or ".")
+    out = (
+        Path(cfg.out)
+        if cfg.out
+        else Path(paths[0] if os.path.isdir(paths[0]) else os.path.dirname(paths[0]) or ".")
+    )
     out.mkdir(parents=True, exist_ok=True)
     written = []
     try:

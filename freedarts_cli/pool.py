@@ -9,6 +9,7 @@ columns, starting from the top-left), so forward and backward equal ``nn.AvgPool
 bit (``tests/test_pool.py``). The window sum is linear and its own adjoint, so its backward is
 the same window sum and derivatives of any order (GraSP-α's double backward) come for free.
 """
+
 from __future__ import annotations
 
 import torch
@@ -24,7 +25,7 @@ def _window_sum(x: torch.Tensor) -> torch.Tensor:
     padded = F.pad(x, (1, 1, 1, 1))
     total = padded[..., :h, :w].clone()
     for i, j in _TAPS[1:]:
-        total.add_(padded[..., i:i + h, j:j + w])
+        total.add_(padded[..., i : i + h, j : j + w])
     return total
 
 

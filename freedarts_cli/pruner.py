@@ -10,10 +10,11 @@ round would cost hundreds of rounds). Every removal is recorded as a :class:`Rou
 of all ops of its scoring round and the architecture ``discretise`` gives after it (the runner
 turns choices into architecture strings).
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 from tqdm import tqdm
@@ -28,7 +29,7 @@ class Round:
     round: int
     scores: torch.Tensor
     mask: torch.Tensor
-    choice: list[int]                      # argmax architecture after this round
+    choice: list[int]  # argmax architecture after this round
     removed: tuple[int, int] | None = None  # (edge, op)
     removed_score: float = float("nan")
 
@@ -79,9 +80,16 @@ class Iterative:
                 for edge, op in self._weakest(scores, net.mask.cpu(), space.removals):
                     net.remove(edge, op)
                     mask_after = net.mask.cpu().clone()
-                    rounds.append(Round(r, scores, mask_after,
-                                        space.discretise(scores, mask_after), (edge, op),
-                                        float(scores[edge, op])))
+                    rounds.append(
+                        Round(
+                            r,
+                            scores,
+                            mask_after,
+                            space.discretise(scores, mask_after),
+                            (edge, op),
+                            float(scores[edge, op]),
+                        )
+                    )
                     bar.update(1)
         return Pruned(space.discretise(scores, net.mask.cpu()), rounds)
 

@@ -1,5 +1,6 @@
 """Result files and provenance: atomic writes (CSV, text, figures), peak memory, versions and
 the git commit."""
+
 from __future__ import annotations
 
 import contextlib
@@ -9,8 +10,8 @@ import resource
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping
 
 import pandas as pd
 
@@ -44,9 +45,11 @@ def atomic(path: Path, mode: str = "w"):
         os.replace(tmp, path)
         tmp = None
     except OSError as err:
-        raise UserError(f"cannot write {path}: {err.strerror or err}: free disk space or "
-                        "choose a writable folder (hydra.run.dir=..., hydra.sweep.dir=..., "
-                        "out=...)") from None
+        raise UserError(
+            f"cannot write {path}: {err.strerror or err}: free disk space or "
+            "choose a writable folder (hydra.run.dir=..., hydra.sweep.dir=..., "
+            "out=...)"
+        ) from None
     finally:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
@@ -88,7 +91,7 @@ class PeakMemory:
     the next SNIP-α run then paid ~0.8 s of page faults).
     """
 
-    def __enter__(self) -> "PeakMemory":
+    def __enter__(self) -> PeakMemory:
         try:
             Path("/proc/self/clear_refs").write_text("5")
             self._proc = True
@@ -112,8 +115,13 @@ def git_commit() -> str:
     """The commit of the code that ran (``-dirty`` when the checkout has changes)."""
     here = Path(__file__).resolve().parent
     try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=12"],
-                             cwd=here, capture_output=True, text=True, timeout=10)
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=12"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"

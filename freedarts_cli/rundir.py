@@ -6,6 +6,7 @@ so two runs never mix their files. A search folder that already holds a finished
 (``result.csv``) of the *same* config is skipped (:func:`finished`): rerunning a killed sweep into
 its ``hydra.sweep.dir`` resumes it. A finished run of another config is never overwritten.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -15,8 +16,8 @@ import hashlib
 import json
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -48,17 +49,21 @@ def claimed(out_dir: Path) -> Iterator[None]:
         out_dir.mkdir(parents=True, exist_ok=True)
         fh = open(out_dir / LOCK, "a+")
     except OSError as err:
-        raise UserError(f"cannot use {out_dir}: {err.strerror or err}: choose a writable "
-                        "folder (hydra.run.dir=... or hydra.sweep.dir=...)") from None
+        raise UserError(
+            f"cannot use {out_dir}: {err.strerror or err}: choose a writable "
+            "folder (hydra.run.dir=... or hydra.sweep.dir=...)"
+        ) from None
     with fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             fh.seek(0)
             holder = fh.read().strip() or "another process"
-            raise UserError(f"{out_dir} is in use by a running run ({holder}): wait for it to "
-                            "finish, or choose another folder (hydra.run.dir=... or "
-                            "hydra.sweep.dir=...)") from None
+            raise UserError(
+                f"{out_dir} is in use by a running run ({holder}): wait for it to "
+                "finish, or choose another folder (hydra.run.dir=... or "
+                "hydra.sweep.dir=...)"
+            ) from None
         fh.seek(0)
         fh.truncate()
         fh.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
@@ -69,7 +74,7 @@ def claimed(out_dir: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def finished(out_dir: Path, cfg: DictConfig) -> Optional[Path]:
+def finished(out_dir: Path, cfg: DictConfig) -> Path | None:
     """``out_dir/result.csv`` when it holds this config's finished run (the job can be skipped),
     ``None`` when the folder holds no finished run; a finished run of another config is a
     :class:`UserError` (it is never overwritten)."""
@@ -83,9 +88,11 @@ def finished(out_dir: Path, cfg: DictConfig) -> Optional[Path]:
         row = {}
     if row.get("config_id") == config_id(cfg):
         return result
-    raise UserError(f"{out_dir} holds a finished run of another config ({result}): choose "
-                    "another folder (hydra.run.dir=... or hydra.sweep.dir=...) or delete it; a "
-                    "sweep resumes only into the folder of the same sweep")
+    raise UserError(
+        f"{out_dir} holds a finished run of another config ({result}): choose "
+        "another folder (hydra.run.dir=... or hydra.sweep.dir=...) or delete it; a "
+        "sweep resumes only into the folder of the same sweep"
+    )
 
 
 def record_config(out_dir: Path, cfg: DictConfig, hydra_cfg: DictConfig) -> None:

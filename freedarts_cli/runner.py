@@ -4,6 +4,7 @@ This is the only module that knows every unit; each unit only sees what it is ha
 built from the config by Hydra's ``instantiate`` (their ``_target_``), so adding a scorer, a
 pruning rule, a method, a space or a benchmark never touches this file.
 """
+
 from __future__ import annotations
 
 import logging
@@ -11,7 +12,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,8 +34,11 @@ log = logging.getLogger("freedarts")
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 #: Model-size columns a space may add (``space.describe``), as the summary names them.
-SIZE_COLUMNS = (("params_m", "M params"), ("imagenet_params_m", "M params on ImageNet"),
-                ("flops_m", "M mult-adds"))
+SIZE_COLUMNS = (
+    ("params_m", "M params"),
+    ("imagenet_params_m", "M params on ImageNet"),
+    ("flops_m", "M mult-adds"),
+)
 
 
 @dataclass
@@ -60,14 +64,15 @@ def build(node: DictConfig) -> Any:
         raise
 
 
-def resolve_dtype(name: Optional[str], method: Any) -> tuple[str, torch.dtype]:
+def resolve_dtype(name: str | None, method: Any) -> tuple[str, torch.dtype]:
     """``dtype=null`` means the method's own (``method.dtype``): FreeDARTS takes its scorer's
     (float64 for SynFlow-α, METHOD.md §1; float32 for SNIP-α and GraSP-α), the rivals float32 as
     in their published code (their synflow is float64 anyway)."""
     name = str(getattr(method, "dtype", "float64") if name is None else name)
     if name not in DTYPES:
-        raise UserError(f"dtype={name} is not supported: use dtype=float64, float32 or null "
-                        "(the method's own)")
+        raise UserError(
+            f"dtype={name} is not supported: use dtype=float64, float32 or null (the method's own)"
+        )
     return name, DTYPES[name]
 
 
@@ -86,18 +91,22 @@ def check_seed(value: object) -> int:
     """A seed is a non-negative integer below 2**63 (torch's limit): ``seed=1.5``, ``seed=true``
     and ``seed=abc`` are errors, never coerced."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
-        raise UserError(f"seed={value} is not a non-negative integer below 2**63: use e.g. "
-                        "seed=0 (a sweep: -m seed=0,1,2)")
+        raise UserError(
+            f"seed={value} is not a non-negative integer below 2**63: use e.g. "
+            "seed=0 (a sweep: -m seed=0,1,2)"
+        )
     return value
 
 
-def check_threads(value: object) -> Optional[int]:
+def check_threads(value: object) -> int | None:
     """``threads``: null (torch's default) or a positive integer, never coerced."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UserError(f"threads={value} is not a positive integer: use e.g. threads=1, or "
-                        "threads=null for torch's default")
+        raise UserError(
+            f"threads={value} is not a positive integer: use e.g. threads=1, or "
+            "threads=null for torch's default"
+        )
     return value
 
 
@@ -107,7 +116,7 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def search(cfg: DictConfig, out_dir: Optional[Path] = None, threads: Optional[int] = None) -> Outcome:
+def search(cfg: DictConfig, out_dir: Path | None = None, threads: int | None = None) -> Outcome:
     """Run the configured method once; write ``result.csv``, ``trajectory.csv``, ``scores.csv``
     (and ``samples.csv`` for sampling methods) into ``out_dir``, atomically and only after
     everything succeeded."""
@@ -117,53 +126,93 @@ def search(cfg: DictConfig, out_dir: Optional[Path] = None, threads: Optional[in
     space = build(cfg.space)
     method = build(cfg.method)
     if method.spaces is not None and space.name not in method.spaces:
-        raise UserError(f"method={method.name} is implemented for space={'/'.join(method.spaces)}"
-                        f", not space={space.name}: use method=freedarts there")
+        raise UserError(
+            f"method={method.name} is implemented for space={'/'.join(method.spaces)}"
+            f", not space={space.name}: use method=freedarts there"
+        )
     dtype_name, dtype = resolve_dtype(cfg.dtype, method)
     if threads:
         torch.set_num_threads(int(threads))
-    log.info("seed=%d a=%g dtype=%s device=%s, torch threads: %d", seed, a, dtype_name,
-             device.type, torch.get_num_threads())
+    log.info(
+        "seed=%d a=%g dtype=%s device=%s, torch threads: %d",
+        seed,
+        a,
+        dtype_name,
+        device.type,
+        torch.get_num_threads(),
+    )
 
     benchmark = for_space(build(cfg.benchmark), space)  # before the search: fail fast
     data = build(cfg.data) if method.needs_data else None
     batch = data.batch(seed, dtype, device) if data is not None else None
-    if batch is not None and tuple(batch.images.shape[1:]) != (3, space.input_size,
-                                                                 space.input_size):
-        raise UserError(f"space={space.name} reads {space.input_size}x{space.input_size} images "
-                        f"but data={data.name} gives {batch.images.shape[-1]}x"
-                        f"{batch.images.shape[-2]}: use data=synthetic (sized to the space) or "
-                        "data.input_size to match")
+    if batch is not None and tuple(batch.images.shape[1:]) != (
+        3,
+        space.input_size,
+        space.input_size,
+    ):
+        raise UserError(
+            f"space={space.name} reads {space.input_size}x{space.input_size} images "
+            f"but data={data.name} gives {batch.images.shape[-1]}x"
+            f"{batch.images.shape[-2]}: use data=synthetic (sized to the space) or "
+            "data.input_size to match"
+        )
 
     run_id = config_id(cfg)
     seed_everything(seed)
     with PeakMemory() as memory:
         start = time.perf_counter()
-        found = method.search(Context(space, seed, a, dtype, device, batch, data,
-                                      Path(out_dir) if out_dir is not None else None, run_id))
+        found = method.search(
+            Context(
+                space,
+                seed,
+                a,
+                dtype,
+                device,
+                batch,
+                data,
+                Path(out_dir) if out_dir is not None else None,
+                run_id,
+            )
+        )
         seconds = time.perf_counter() - start
 
     def result_row(f: Found) -> dict[str, Any]:
         arch = space.decode(f.choice)
         return {
-            "space": space.name, "method": method.name, "scorer": f.scorer,
-            "pruning": f.pruning, "seed": seed, "a": a, "dtype": dtype_name,
-            "device": device.type, "data": data.name if data is not None else "none",
+            "space": space.name,
+            "method": method.name,
+            "scorer": f.scorer,
+            "pruning": f.pruning,
+            "seed": seed,
+            "a": a,
+            "dtype": dtype_name,
+            "device": device.type,
+            "data": data.name if data is not None else "none",
             "data_images": data.images_available() if data is not None else 0,
-            "arch": arch, "benchmark": benchmark.name, "benchmark_source": benchmark.source,
-            **benchmark.query(arch), **space.describe(f.choice),
-            "search_seconds": round(seconds, 4), "peak_memory_mb": round(memory.mb, 1),
-            "rounds": len(f.rounds), **f.extra, "config_id": run_id,
+            "arch": arch,
+            "benchmark": benchmark.name,
+            "benchmark_source": benchmark.source,
+            **benchmark.query(arch),
+            **space.describe(f.choice),
+            "search_seconds": round(seconds, 4),
+            "peak_memory_mb": round(memory.mb, 1),
+            "rounds": len(f.rounds),
+            **f.extra,
+            "config_id": run_id,
             "freedarts_version": __version__,
-            "torch_version": torch.__version__, "git_commit": git_commit(),
+            "torch_version": torch.__version__,
+            "git_commit": git_commit(),
         }
 
     row = result_row(found)
-    outcome = Outcome(row, _trajectory(found, space, benchmark), _scores(found, space),
-                      [{"arch": space.decode(c), "score": s} for c, s in found.samples],
-                      [result_row(f) for f in found.selections],
-                      {name: _looked_up(rows, space, benchmark)
-                       for name, rows in found.tables.items()})
+    outcome = Outcome(
+        row,
+        _trajectory(found, space, benchmark),
+        _scores(found, space),
+        [{"arch": space.decode(c), "score": s} for c, s in found.samples],
+        [result_row(f) for f in found.selections],
+        {name: _looked_up(rows, space, benchmark) for name, rows in found.tables.items()},
+    )
     if out_dir is not None:
         space.draw(found.choice, Path(out_dir))
         if outcome.samples:
@@ -184,12 +233,15 @@ def for_space(benchmark: Benchmark, space) -> Benchmark:
     if benchmark.covers(space.name):
         return benchmark
     if benchmark.fallback:
-        log.info("benchmark=auto: %s holds no %s architectures; no look-up", benchmark.name,
-                 space.name)
+        log.info(
+            "benchmark=auto: %s holds no %s architectures; no look-up", benchmark.name, space.name
+        )
         return NoBenchmark()
-    raise UserError(f"benchmark={benchmark.name} holds {', '.join(benchmark.spaces)} "
-                    f"architectures, not space={space.name}: use benchmark=none (or a benchmark "
-                    "of that space)")
+    raise UserError(
+        f"benchmark={benchmark.name} holds {', '.join(benchmark.spaces)} "
+        f"architectures, not space={space.name}: use benchmark=none (or a benchmark "
+        "of that space)"
+    )
 
 
 def _trajectory(found: Found, space, benchmark) -> list[dict]:
@@ -198,12 +250,16 @@ def _trajectory(found: Found, space, benchmark) -> list[dict]:
     for r in found.rounds:
         edge, op = r.removed if r.removed else (None, None)
         arch = space.decode(r.choice)
-        rows.append({
-            "round": r.round,
-            "removed_edge": space.edges[edge] if edge is not None else "",
-            "removed_op": space.ops[op] if op is not None else "",
-            "removed_score": r.removed_score, "arch": arch,
-            **{k: v for k, v in benchmark.query(arch).items() if k in ACCURACY_COLUMNS}})
+        rows.append(
+            {
+                "round": r.round,
+                "removed_edge": space.edges[edge] if edge is not None else "",
+                "removed_op": space.ops[op] if op is not None else "",
+                "removed_score": r.removed_score,
+                "arch": arch,
+                **{k: v for k, v in benchmark.query(arch).items() if k in ACCURACY_COLUMNS},
+            }
+        )
     return rows
 
 
@@ -228,8 +284,11 @@ def _scores(found: Found, space) -> list[dict]:
         if id(r.scores) in seen:
             continue
         seen.add(id(r.scores))
-        rows.extend({"round": r.round, "edge": edge, "op": op, "score": float(r.scores[e, k])}
-                    for e, edge in enumerate(space.edges) for k, op in enumerate(space.ops))
+        rows.extend(
+            {"round": r.round, "edge": edge, "op": op, "score": float(r.scores[e, k])}
+            for e, edge in enumerate(space.edges)
+            for k, op in enumerate(space.ops)
+        )
     return rows
 
 
@@ -237,19 +296,30 @@ def summary(outcome: Outcome, hint: str = "") -> str:
     """What a user reads at the end of a run."""
     row = outcome.row
     lines = [f"architecture: {row['arch']}"]
-    tests = [(label, row[col]) for label, col in (("CIFAR-10", "cifar10_test"),
-             ("CIFAR-100", "cifar100_test"), ("ImageNet16-120", "imagenet16_120_test"))]
+    tests = [
+        (label, row[col])
+        for label, col in (
+            ("CIFAR-10", "cifar10_test"),
+            ("CIFAR-100", "cifar100_test"),
+            ("ImageNet16-120", "imagenet16_120_test"),
+        )
+    ]
     if all(np.isnan(v) for _, v in tests):
         if row["space"] != "nb201":  # the hint names NB201 sources
             hint = f"no benchmark look-up for space={row['space']}; test errors need retraining"
         lines.append(f"accuracies: none ({hint or 'no benchmark configured'})")
     else:
-        lines.append("test accuracy: " + ", ".join(f"{k} {v:.2f}" for k, v in tests)
-                     + f"  [{row['benchmark']}: {row['benchmark_source']}]")
+        lines.append(
+            "test accuracy: "
+            + ", ".join(f"{k} {v:.2f}" for k, v in tests)
+            + f"  [{row['benchmark']}: {row['benchmark_source']}]"
+        )
     sizes = [f"{row[key]:.2f} {label}" for key, label in SIZE_COLUMNS if key in row]
     if sizes:
         lines.append("size: " + ", ".join(sizes))
-    lines.append(f"search: {row['search_seconds']:.3f} s, {row['rounds']} round(s), "
-                 f"peak memory {row['peak_memory_mb']:.0f} MB, {row['scorer']}/{row['pruning']}, "
-                 f"seed {row['seed']}, a={row['a']:g}, {row['dtype']} on {row['device']}")
+    lines.append(
+        f"search: {row['search_seconds']:.3f} s, {row['rounds']} round(s), "
+        f"peak memory {row['peak_memory_mb']:.0f} MB, {row['scorer']}/{row['pruning']}, "
+        f"seed {row['seed']}, a={row['a']:g}, {row['dtype']} on {row['device']}"
+    )
     return "\n".join(lines)

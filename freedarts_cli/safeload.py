@@ -10,6 +10,7 @@ any other Python global (a crafted pickle that would run code) is refused with `
 anything in it runs. ``PlainUnpickler`` is the C unpickler with that table (C speed: the
 NAS-Bench-201 file is GBs). Nothing here imports torch.
 """
+
 from __future__ import annotations
 
 import bz2
@@ -29,6 +30,7 @@ class Refused(Exception):
 
 # What find_class hands out: instances of slot-less classes, so a pickle can call them (REDUCE)
 # but cannot set any attribute on them (BUILD), and nothing else of this module is reachable.
+
 
 class _NDArrayToken:
     """Stands in for ``numpy.ndarray``: it can be passed to ``_reconstruct`` but not called,
@@ -58,8 +60,11 @@ class _DType:
     __slots__ = ()
 
     def __call__(self, *args: Any) -> np.dtype:
-        if not 1 <= len(args) <= 3 or not isinstance(args[0], str) \
-                or not all(isinstance(a, int) for a in args[1:]):  # Python 2 wrote 0/1
+        if (
+            not 1 <= len(args) <= 3
+            or not isinstance(args[0], str)
+            or not all(isinstance(a, int) for a in args[1:])
+        ):  # Python 2 wrote 0/1
             raise Refused("a malformed numpy dtype")
         try:
             dt = np.dtype(*args)
@@ -76,8 +81,7 @@ class _Encode:
     __slots__ = ()
 
     def __call__(self, text: Any, encoding: Any = "utf-8", errors: Any = "strict") -> bytes:
-        if not isinstance(text, str) or encoding not in ("latin1", "latin-1") \
-                or errors != "strict":
+        if not isinstance(text, str) or encoding not in ("latin1", "latin-1") or errors != "strict":
             raise Refused("an unexpected _codecs.encode call")
         return text.encode("latin1")
 
@@ -120,8 +124,11 @@ PLAIN_GLOBALS: dict[tuple[str, str], Any] = {
     **ARRAY_GLOBALS,
     ("numpy.core.multiarray", "scalar"): _Scalar(),
     ("numpy._core.multiarray", "scalar"): _Scalar(),
-    **{(module, name): obj for module in ("__builtin__", "builtins")
-       for name, obj in (("set", set), ("frozenset", frozenset))},
+    **{
+        (module, name): obj
+        for module in ("__builtin__", "builtins")
+        for name, obj in (("set", set), ("frozenset", frozenset))
+    },
     ("collections", "OrderedDict"): collections.OrderedDict,
 }
 

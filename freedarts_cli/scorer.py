@@ -13,11 +13,12 @@ GraSP-α (``grasp_authors``) runs in float32 as their code did; its Hessian prod
 α is more sensitive to rounding: float64 picks another op on one edge in 3 of those 10 seeds
 (``docs/reproduction.md``, Conference Table 2).
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator, Optional
 
 import torch
 import torch.nn.functional as F
@@ -63,7 +64,7 @@ class SynFlow:
     needs_data = False
     dtype = "float64"
 
-    def __call__(self, net: Supernet, batch: Optional[Batch] = None) -> torch.Tensor:
+    def __call__(self, net: Supernet, batch: Batch | None = None) -> torch.Tensor:
         shape = (1,) + tuple(net.input_shape)
         with alpha_only_gradients(net), net.absolute():
             ones = torch.ones(shape, dtype=net.alpha.dtype, device=net.alpha.device)
@@ -85,7 +86,7 @@ class Snip:
         self.random_labels = random_labels
         self.name = "snip_random_labels" if random_labels else "snip"
 
-    def __call__(self, net: Supernet, batch: Optional[Batch]) -> torch.Tensor:
+    def __call__(self, net: Supernet, batch: Batch | None) -> torch.Tensor:
         x, y = _labelled(batch, self.random_labels)
         with alpha_only_gradients(net):
             (grad,) = torch.autograd.grad(F.cross_entropy(net(x), y), net.alpha)
@@ -105,7 +106,7 @@ class GraSP:
     needs_data = True
     dtype = "float32"
 
-    def __call__(self, net: Supernet, batch: Optional[Batch]) -> torch.Tensor:
+    def __call__(self, net: Supernet, batch: Batch | None) -> torch.Tensor:
         x, y = _labelled(batch, False)
         with alpha_only_gradients(net):
             (g,) = torch.autograd.grad(F.cross_entropy(net(x), y), net.alpha, create_graph=True)
@@ -132,8 +133,9 @@ class GraSPAuthors:
     needs_data = True
     dtype = "float32"
 
-    def __init__(self, lr: float = 0.03, betas=(0.5, 0.999), weight_decay: float = 1e-3,
-                 eps: float = 1e-8):
+    def __init__(
+        self, lr: float = 0.03, betas=(0.5, 0.999), weight_decay: float = 1e-3, eps: float = 1e-8
+    ):
         self.lr, self.weight_decay, self.eps = float(lr), float(weight_decay), float(eps)
         self.betas = tuple(float(b) for b in betas)
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
@@ -146,7 +148,7 @@ class GraSPAuthors:
         m, v = (1 - b1) * d, (1 - b2) * d * d
         return alpha - self.lr / (1 - b1) * m / (v.sqrt() / math.sqrt(1 - b2) + self.eps)
 
-    def __call__(self, net: Supernet, batch: Optional[Batch]) -> torch.Tensor:
+    def __call__(self, net: Supernet, batch: Batch | None) -> torch.Tensor:
         x, y = _labelled(batch, False)
         alpha0 = net.alpha.detach().clone()
         with alpha_only_gradients(net):
@@ -154,8 +156,9 @@ class GraSPAuthors:
                 (g,) = torch.autograd.grad(F.cross_entropy(net(x), y), net.alpha)
                 with torch.no_grad():
                     net.alpha.copy_(self.adam_step(alpha0, g))
-                (grad1,) = torch.autograd.grad(F.cross_entropy(net(x), y), net.alpha,
-                                               create_graph=True)
+                (grad1,) = torch.autograd.grad(
+                    F.cross_entropy(net(x), y), net.alpha, create_graph=True
+                )
                 (hv,) = torch.autograd.grad((grad1 * g[0]).sum(), net.alpha)
             finally:
                 with torch.no_grad():
@@ -163,10 +166,12 @@ class GraSPAuthors:
             return _masked(net, alpha0 * hv)
 
 
-def _labelled(batch: Optional[Batch], random_labels: bool):
+def _labelled(batch: Batch | None, random_labels: bool):
     if batch is None:
-        raise UserError("this scorer needs a batch of images: set data=cifar10 data.root=PATH "
-                        "(or data=synthetic for random images)")
+        raise UserError(
+            "this scorer needs a batch of images: set data=cifar10 data.root=PATH "
+            "(or data=synthetic for random images)"
+        )
     return batch.images, (batch.random_labels if random_labels else batch.labels)
 
 
@@ -178,8 +183,14 @@ def _dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
 
 
-def check_scores(scores: torch.Tensor, mask: torch.Tensor, edges: list, ops: list,
-                 where: str = "", dtype: Optional[torch.dtype] = None) -> None:
+def check_scores(
+    scores: torch.Tensor,
+    mask: torch.Tensor,
+    edges: list,
+    ops: list,
+    where: str = "",
+    dtype: torch.dtype | None = None,
+) -> None:
     """Refuse scores an argmax cannot be trusted with (a :class:`ScoreError`, exit 2):
 
     * a non-finite score (overflow, or NaN gradients);
@@ -201,12 +212,16 @@ def check_scores(scores: torch.Tensor, mask: torch.Tensor, edges: list, ops: lis
         row = scores[e][mask[e].cpu()]
         bad = ~torch.isfinite(row)
         if bad.any():
-            op = [o for o, keep in zip(ops, mask[e].tolist()) if keep][int(bad.nonzero()[0])]
-            raise ScoreError(f"non-finite score {row[bad][0].item()} on edge {edge} "
-                             f"(op {op}){where}: {hint}")
+            op = [o for o, keep in zip(ops, mask[e].tolist(), strict=True) if keep][
+                int(bad.nonzero()[0])
+            ]
+            raise ScoreError(
+                f"non-finite score {row[bad][0].item()} on edge {edge} (op {op}){where}: {hint}"
+            )
         if bool((row == 0).all()):
-            raise ScoreError(f"every score on edge {edge} is exactly zero{where} "
-                             f"(underflow): {hint}")
+            raise ScoreError(
+                f"every score on edge {edge} is exactly zero{where} (underflow): {hint}"
+            )
     if not dtype.is_floating_point:
         return
     present = mask.cpu().bool()
@@ -222,14 +237,17 @@ def check_scores(scores: torch.Tensor, mask: torch.Tensor, edges: list, ops: lis
     rows = [edges[e] for e in range(len(edges)) if bool(flagged[e].any())]
     named = ", ".join(rows[:6]) + (f" and {len(rows) - 6} more" if len(rows) > 6 else "")
     counts, total = [], f" of {int(present.sum())}"
-    for flags, what in ((subnormal, f"subnormal (below {tiny:.3g}: only a few bits of mantissa)"),
-                        (zero, "exactly 0 on ops that cannot score 0")):
+    for flags, what in (
+        (subnormal, f"subnormal (below {tiny:.3g}: only a few bits of mantissa)"),
+        (zero, "exactly 0 on ops that cannot score 0"),
+    ):
         if flags.any():
             n = int(flags.sum())
             counts.append(f"{n}{total} {'is' if n == 1 else 'are'} {what}")
             total = ""
-    fix = ("use a larger a" if dtype == torch.float64
-           else "use dtype=float64 (same a) or a larger a")
-    raise ScoreError(f"scores{where} underflowed in {_dtype_name(dtype)}: {' and '.join(counts)}, "
-                     f"on edge{'s' if len(rows) > 1 else ''} {named}; their argmax would be "
-                     f"decided by rounding, not by the network: {fix}")
+    fix = "use a larger a" if dtype == torch.float64 else "use dtype=float64 (same a) or a larger a"
+    raise ScoreError(
+        f"scores{where} underflowed in {_dtype_name(dtype)}: {' and '.join(counts)}, "
+        f"on edge{'s' if len(rows) > 1 else ''} {named}; their argmax would be "
+        f"decided by rounding, not by the network: {fix}"
+    )

@@ -5,9 +5,10 @@ does not contain ``auxiliary``, divided by 1e6). Multiply-adds count what the mo
 count: every multiplication of a convolution and of a fully connected layer for one image; BN,
 activations, pooling and additions are free.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

@@ -9,16 +9,17 @@ killed run loses at most the architecture it was scoring; rerunning into the sam
 std over seeds of Kendall τ, Spearman ρ and top-10 % ρ per proxy and dataset) is rewritten,
 atomically, at the end.
 """
+
 from __future__ import annotations
 
 import logging
 import math
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
-from typing import Optional, Sequence
 
 import pandas as pd
 import torch
@@ -41,8 +42,10 @@ def parse_shard(text) -> tuple[int, int]:
         i, k = int(parts[0]), int(parts[1])
         if 1 <= i <= k:
             return i, k
-    raise UserError(f"shard={text} is not i/k with 1 <= i <= k: use e.g. shard=1/4 "
-                    "(shard=1/1 scores the whole sample)")
+    raise UserError(
+        f"shard={text} is not i/k with 1 <= i <= k: use e.g. shard=1/4 "
+        "(shard=1/1 scores the whole sample)"
+    )
 
 
 def as_list(value, what: str) -> list:
@@ -74,11 +77,14 @@ def sample_archs(space, n_archs, sample_seed: int) -> list[list[int]]:
     if str(n_archs).lower() == "all":
         n_archs = len(everything)
     elif isinstance(n_archs, bool) or not isinstance(n_archs, int) or n_archs < 1:
-        raise UserError(f"n_archs={n_archs} is not a positive integer: use e.g. n_archs=1000 "
-                        "or n_archs=all")
+        raise UserError(
+            f"n_archs={n_archs} is not a positive integer: use e.g. n_archs=1000 or n_archs=all"
+        )
     if n_archs > len(everything):
-        raise UserError(f"n_archs={n_archs} exceeds the {len(everything):,} architectures of "
-                        f"space={space.name}: use n_archs=all")
+        raise UserError(
+            f"n_archs={n_archs} exceeds the {len(everything):,} architectures of "
+            f"space={space.name}: use n_archs=all"
+        )
     order = torch.randperm(len(everything), generator=torch.Generator().manual_seed(sample_seed))
     return [everything[i] for i in order[:n_archs].tolist()]
 
@@ -93,8 +99,10 @@ class ScoreTable:
         if self.path.exists():
             self._repair()
             table = correlation.read_scores([self.path])
-            self.done = {(a, p, int(s)) for a, p, s in
-                         zip(table["arch"], table["proxy"], table["seed"])}
+            self.done = {
+                (a, p, int(s))
+                for a, p, s in zip(table["arch"], table["proxy"], table["seed"], strict=True)
+            }
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._write(",".join(correlation.SCORE_COLUMNS) + "\n")
@@ -103,8 +111,11 @@ class ScoreTable:
         data = self.path.read_bytes()
         if data and not data.endswith(b"\n"):
             keep = data.rfind(b"\n") + 1
-            log.warning("%s: dropped a torn last line (%d bytes) from an interrupted run",
-                        self.path, len(data) - keep)
+            log.warning(
+                "%s: dropped a torn last line (%d bytes) from an interrupted run",
+                self.path,
+                len(data) - keep,
+            )
             with open(self.path, "r+b") as fh:
                 fh.truncate(keep)
         if not data.strip():
@@ -140,18 +151,25 @@ def _score_one(proxy: Proxy, net, batch, seed: int, arch: str) -> float:
     try:
         return proxy(net, batch if proxy.needs_data else None)
     except ProxyError as err:  # one degenerate architecture must not end a 15,625-arch study
-        log.warning("%s on %s, seed %d: %s (recorded as NaN, left out of the correlations)",
-                    proxy.name, arch, seed, err)
+        log.warning(
+            "%s on %s, seed %d: %s (recorded as NaN, left out of the correlations)",
+            proxy.name,
+            arch,
+            seed,
+            err,
+        )
         return math.nan
 
 
-def run(cfg: DictConfig, out_dir: Path, threads: Optional[int] = None) -> pd.DataFrame:
+def run(cfg: DictConfig, out_dir: Path, threads: int | None = None) -> pd.DataFrame:
     """Score the shard into ``out_dir/proxy_scores.csv`` (resuming), then write and return the
     correlation summary of everything that table holds."""
     space = build(cfg.space)
     if space.name != "nb201":
-        raise UserError(f"freedarts correlate needs every architecture's accuracy: it runs on "
-                        f"space=nb201, not space={space.name}")
+        raise UserError(
+            f"freedarts correlate needs every architecture's accuracy: it runs on "
+            f"space=nb201, not space={space.name}"
+        )
     requested, proxies = parse_proxies(cfg.proxy)
     seeds = parse_seeds(cfg.seed)
     i, k = parse_shard(cfg.shard)
@@ -160,34 +178,61 @@ def run(cfg: DictConfig, out_dir: Path, threads: Optional[int] = None) -> pd.Dat
     device = resolve_device(cfg.device)
     if threads:
         torch.set_num_threads(int(threads))
-    archs = sample_archs(space, cfg.n_archs, int(cfg.sample_seed))[i - 1::k]
+    archs = sample_archs(space, cfg.n_archs, int(cfg.sample_seed))[i - 1 :: k]
     benchmark = build(cfg.benchmark)
     if not benchmark.covers(space.name) or benchmark.name == "none":
-        raise UserError("freedarts correlate needs the NB201 accuracies: set "
-                        "benchmark.path=<NATS-tss dir, NAS-Bench-201 .pth or table .csv>")
+        raise UserError(
+            "freedarts correlate needs the NB201 accuracies: set "
+            "benchmark.path=<NATS-tss dir, NAS-Bench-201 .pth or table .csv>"
+        )
     data = build(cfg.data) if any(p.needs_data for p in proxies) else None
     if data is not None:
-        log.info("data=%s: %d training images, %d per batch", data.name,
-                 data.images_available(), cfg.data.batch_size)
-    log.info("proxies %s on %d architectures (shard %d/%d) x seeds %s, device %s, %d threads",
-             ",".join(p.name for p in proxies), len(archs), i, k, seeds, device.type,
-             torch.get_num_threads())
+        log.info(
+            "data=%s: %d training images, %d per batch",
+            data.name,
+            data.images_available(),
+            cfg.data.batch_size,
+        )
+    log.info(
+        "proxies %s on %d architectures (shard %d/%d) x seeds %s, device %s, %d threads",
+        ",".join(p.name for p in proxies),
+        len(archs),
+        i,
+        k,
+        seeds,
+        device.type,
+        torch.get_num_threads(),
+    )
 
     table = ScoreTable(out_dir / correlation.SCORE_TABLE)
-    write_csv(out_dir / "proxies.csv", [{
-        "proxy": p.name, "needs_data": p.needs_data, "needs_labels": p.needs_labels,
-        "dtype": str(p.dtype or DTYPES[str(cfg.dtype)]).replace("torch.", ""),
-        "images": _images(p, data, cfg)} for p in proxies])
-    _score(Study(requested, proxies, archs, seeds), space, data, device,
-           DTYPES[str(cfg.dtype)], table)
+    write_csv(
+        out_dir / "proxies.csv",
+        [
+            {
+                "proxy": p.name,
+                "needs_data": p.needs_data,
+                "needs_labels": p.needs_labels,
+                "dtype": str(p.dtype or DTYPES[str(cfg.dtype)]).replace("torch.", ""),
+                "images": _images(p, data, cfg),
+            }
+            for p in proxies
+        ],
+    )
+    _score(
+        Study(requested, proxies, archs, seeds), space, data, device, DTYPES[str(cfg.dtype)], table
+    )
 
     scores = correlation.read_scores([table.path])
     decoded = {space.decode(c) for c in archs}
     accuracy = correlation.accuracy_table(benchmark, sorted(set(scores["arch"]) | decoded))
     write_csv(out_dir / correlation.ACCURACY_TABLE, accuracy.reset_index())
-    summary = correlation.summarise(correlation.correlations(
-        scores, accuracy, [p for p in correlation.study_proxies(scores)
-                           if p in requested or p in PROXIES]))
+    summary = correlation.summarise(
+        correlation.correlations(
+            scores,
+            accuracy,
+            [p for p in correlation.study_proxies(scores) if p in requested or p in PROXIES],
+        )
+    )
     write_csv(out_dir / "correlation.csv", summary)
     return summary
 
@@ -195,18 +240,26 @@ def run(cfg: DictConfig, out_dir: Path, threads: Optional[int] = None) -> pd.Dat
 def _images(proxy: Proxy, data, cfg) -> str:
     if not proxy.needs_data:
         return "none (data-agnostic)"
-    return f"{data.name} ({data.images_available()} images available, {cfg.data.batch_size} " \
-           "per batch)"
+    return (
+        f"{data.name} ({data.images_available()} images available, {cfg.data.batch_size} per batch)"
+    )
 
 
 def _score(study: Study, space, data, device, default_dtype, table: ScoreTable) -> None:
     batches: dict = {}
-    todo = [(c, s) for c in study.archs for s in study.seeds
-            if any((space.decode(c), p.name, s) not in table.done for p in study.proxies)]
+    todo = [
+        (c, s)
+        for c in study.archs
+        for s in study.seeds
+        if any((space.decode(c), p.name, s) not in table.done for p in study.proxies)
+    ]
     skipped = len(study.archs) * len(study.seeds) - len(todo)
     if skipped:
-        log.info("resuming: %d of %d (architecture, seed) pairs already scored", skipped,
-                 len(study.archs) * len(study.seeds))
+        log.info(
+            "resuming: %d of %d (architecture, seed) pairs already scored",
+            skipped,
+            len(study.archs) * len(study.seeds),
+        )
     for choice, seed in tqdm(todo, desc="correlate", unit="arch", mininterval=2.0):
         arch = space.decode(choice)
         rows, nets = [], {}
@@ -226,4 +279,3 @@ def _score(study: Study, space, data, device, default_dtype, table: ScoreTable) 
             value = _score_one(proxy, nets[dtype], batch, seed, arch)
             rows.append((arch, proxy.name, seed, value, time.perf_counter() - start))
         table.append(rows)
-

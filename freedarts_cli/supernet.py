@@ -4,11 +4,12 @@ A search space subclasses :class:`Supernet` (and :class:`Network` for its discre
 builds its modules; scorers, pruners and proxies only use what is defined here (α, the mask,
 ``initialise``, ``absolute``, ``forward``), so they work on every space.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -30,8 +31,10 @@ def _default_init(module: nn.Module, name: str, tensor: torch.Tensor) -> tuple[f
     if isinstance(module, nn.modules.batchnorm._BatchNorm):
         value = 1.0 if name in ("weight", "running_var") else 0.0
         return value, value
-    raise TypeError(f"no default initialisation known for {type(module).__name__}.{name}: "
-                    "add it to freedarts_cli.supernet._default_init")
+    raise TypeError(
+        f"no default initialisation known for {type(module).__name__}.{name}: "
+        "add it to freedarts_cli.supernet._default_init"
+    )
 
 
 class Network(nn.Module):
@@ -44,7 +47,7 @@ class Network(nn.Module):
 
     input_shape: tuple  # one image, [C, H, W]: the all-ones input of data-agnostic scores
 
-    def materialise(self, dtype: torch.dtype, device: torch.device) -> "Network":
+    def materialise(self, dtype: torch.dtype, device: torch.device) -> Network:
         """Move to ``dtype``/``device``, gather the weights into one flat tensor, initialise."""
         slots = []
         for module in self.modules():
@@ -62,18 +65,25 @@ class Network(nn.Module):
         for store in (self._parameters, self._buffers):
             for name, t in store.items():
                 if t is not None:
-                    moved = t.detach().to(device=device, dtype=dtype if t.is_floating_point()
-                                          else t.dtype)
-                    store[name] = (nn.Parameter(moved, requires_grad=t.requires_grad)
-                                   if isinstance(t, nn.Parameter) else moved)
+                    moved = t.detach().to(
+                        device=device, dtype=dtype if t.is_floating_point() else t.dtype
+                    )
+                    store[name] = (
+                        nn.Parameter(moved, requires_grad=t.requires_grad)
+                        if isinstance(t, nn.Parameter)
+                        else moved
+                    )
         sizes = [t.numel() for _, _, t, _, _ in slots]
         total = sum(sizes)
         self._flat = torch.empty(total, dtype=dtype, device=device)
         offset = 0
-        for (store, name, t, _, _), n in zip(slots, sizes):
-            view = self._flat[offset:offset + n].view_as(t)
-            store[name] = (nn.Parameter(view, requires_grad=t.requires_grad)
-                           if isinstance(t, nn.Parameter) else view)
+        for (store, name, t, _, _), n in zip(slots, sizes, strict=True):
+            view = self._flat[offset : offset + n].view_as(t)
+            store[name] = (
+                nn.Parameter(view, requires_grad=t.requires_grad)
+                if isinstance(t, nn.Parameter)
+                else view
+            )
             offset += n
         counts = torch.tensor(sizes)
         low = torch.tensor([s[3] for s in slots], dtype=dtype).repeat_interleave(counts)
@@ -124,16 +134,18 @@ class Supernet(Network):
     #: methods that train α, BaLeNAS). FreeDARTS mixes by the raw α (METHOD.md §1, bug B2).
     softmax = False
 
-    def __init__(self, edges: Sequence[str], ops: Sequence[str], a: float,
-                 input_shape: Sequence[int]):
+    def __init__(
+        self, edges: Sequence[str], ops: Sequence[str], a: float, input_shape: Sequence[int]
+    ):
         super().__init__()
         self.input_shape = tuple(input_shape)
         self.edge_names = list(edges)
         self.op_names = list(ops)
         self.a = a
         self.alpha = nn.Parameter(torch.zeros(len(self.edge_names), len(self.op_names)))
-        self.mask = torch.ones(len(self.edge_names), len(self.op_names), dtype=torch.bool,
-                               device="cpu")
+        self.mask = torch.ones(
+            len(self.edge_names), len(self.op_names), dtype=torch.bool, device="cpu"
+        )
         self.active = active_ops(self.mask)
 
     def initialise(self) -> None:

@@ -2,16 +2,18 @@
 
 Hydra's basic sweeper stops at the first failed job's result and names only that one; a sweep of
 a hundred runs then hides why the others failed. ``FreedartsSweeper`` (``hydra/sweeper:
-freedarts``, in ``hydra_plugins.freedarts_sweeper``, the default of ``freedarts search`` and ``correlate``) runs every batch, then ends
-with one line per failed job, its overrides and its reason, whatever the launcher (basic, joblib,
-submitit: each hands back Hydra's ``JobReturn``). Resuming is done by the jobs themselves
-(:mod:`.rundir`: a job whose folder holds its finished run returns :data:`SKIPPED`); the sweep
-counts them.
+freedarts``, in ``hydra_plugins.freedarts_sweeper``, the default of ``freedarts search`` and
+``correlate``) runs every batch, then ends with one line per failed job, its overrides and its
+reason, whatever the launcher (basic, joblib, submitit: each hands back Hydra's ``JobReturn``).
+Resuming is done by the jobs themselves (:mod:`.rundir`: a job whose folder holds its finished
+run returns :data:`SKIPPED`); the sweep counts them.
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Any, List, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.errors import CompactHydraException
@@ -53,10 +55,13 @@ def reason(ret: JobReturn) -> str:
     return f"{text} (traceback in {out}/{job}.log)" if out else text
 
 
-def failure_report(returns: Sequence[JobReturn], first_job: int = 0) -> List[str]:
+def failure_report(returns: Sequence[JobReturn], first_job: int = 0) -> list[str]:
     """One line per failed job: ``failed: job <n> <overrides>: <reason>``."""
-    return [f"failed: job {first_job + i} {' '.join(ret.overrides or [])}: {reason(ret)}"
-            for i, ret in enumerate(returns) if ret.status == JobStatus.FAILED]
+    return [
+        f"failed: job {first_job + i} {' '.join(ret.overrides or [])}: {reason(ret)}"
+        for i, ret in enumerate(returns)
+        if ret.status == JobStatus.FAILED
+    ]
 
 
 class Recorder:
@@ -78,7 +83,7 @@ class Recorder:
         return returns
 
 
-def sweep_reporting_failures(sweeper: Any, sweep: Any, arguments: List[str]) -> Any:
+def sweep_reporting_failures(sweeper: Any, sweep: Any, arguments: list[str]) -> Any:
     """Run ``sweep(arguments)`` (Hydra's) with the sweeper's launcher recording failed jobs;
     then log how many jobs resumed, and raise :class:`SweepFailed` naming every failed one."""
     recorder = Recorder(sweeper.launcher)
@@ -92,7 +97,10 @@ def sweep_reporting_failures(sweeper: Any, sweep: Any, arguments: List[str]) -> 
         log.info("resumed: %d of %d jobs had finished already (skipped)", recorder.skipped, total)
     if recorder.failed:
         n = len(recorder.failed)
-        tally = (f"all {n} sweep jobs failed" if n == total else
-                 f"{n} of {total} sweep jobs failed, {total - n} finished")
+        tally = (
+            f"all {n} sweep jobs failed"
+            if n == total
+            else f"{n} of {total} sweep jobs failed, {total - n} finished"
+        )
         raise SweepFailed("\n".join([*recorder.failed, f"{tally} (failures named above)"]))
     return returns

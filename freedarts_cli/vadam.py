@@ -14,9 +14,10 @@ the prior precision (prior ``N(0, 1/λ)``). Each step
 ``s`` starts at ``(init_precision − λ)/N`` (Khan et al.'s ``prec_init``): with both at 1 (their
 defaults) ``s = 0`` and ``σ = 1`` before the first step.
 """
+
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -26,15 +27,23 @@ from .errors import UserError
 class VariationalAdam:
     """The state ``(μ, m, s, t)`` of Vadam for one tensor (α), and its update (module docstring)."""
 
-    def __init__(self, mu: torch.Tensor, n_data: int, lr: float = 3e-4,
-                 betas: Sequence[float] = (0.5, 0.999), prior_precision: float = 1.0,
-                 init_precision: float = 1.0):
+    def __init__(
+        self,
+        mu: torch.Tensor,
+        n_data: int,
+        lr: float = 3e-4,
+        betas: Sequence[float] = (0.5, 0.999),
+        prior_precision: float = 1.0,
+        init_precision: float = 1.0,
+    ):
         if not n_data >= 1:
             raise UserError(f"VAdam needs N >= 1 training examples, got {n_data}")
         if not prior_precision > 0 or not init_precision >= prior_precision:
-            raise UserError(f"VAdam needs prior_precision > 0 and init_precision >= "
-                            f"prior_precision (got {prior_precision}, {init_precision}): use "
-                            "e.g. prior_precision=1.0 init_precision=1.0")
+            raise UserError(
+                f"VAdam needs prior_precision > 0 and init_precision >= "
+                f"prior_precision (got {prior_precision}, {init_precision}): use "
+                "e.g. prior_precision=1.0 init_precision=1.0"
+            )
         self.n, self.lr = float(n_data), float(lr)
         self.beta1, self.beta2 = (float(b) for b in betas)
         self.prior = float(prior_precision)
@@ -47,7 +56,7 @@ class VariationalAdam:
         """The posterior's standard deviation ``σ = 1/√(N·s + λ)``."""
         return (self.n * self.s + self.prior).rsqrt()
 
-    def sample(self, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
         """One draw ``μ + σ ⊙ ε`` from the posterior (``ε`` from ``generator``, on the CPU in
         float64 so a draw does not depend on α's dtype or device)."""
         eps = torch.randn(self.mu.shape, generator=generator, dtype=torch.float64)
@@ -61,8 +70,8 @@ class VariationalAdam:
         g = grad.detach().to(self.mu.dtype)
         self.m.mul_(self.beta1).add_(g + self.prior * self.mu / self.n, alpha=1 - self.beta1)
         self.s.mul_(self.beta2).addcmul_(g, g, value=1 - self.beta2)
-        m_hat = self.m / (1 - self.beta1 ** self.t)
-        s_hat = self.s / (1 - self.beta2 ** self.t)
+        m_hat = self.m / (1 - self.beta1**self.t)
+        s_hat = self.s / (1 - self.beta2**self.t)
         self.mu.sub_(self.lr * m_hat / (s_hat.sqrt() + self.prior / self.n))
 
     def state_dict(self) -> dict:

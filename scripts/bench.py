@@ -31,6 +31,7 @@ architectures) costs at that rate. Target: the data-agnostic set (synflow, zen, 
 params, trainable_layers) fits in one 3-hour session on this 2-core CPU, i.e. at most 6
 core-hours in total.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,7 +39,6 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Optional
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -57,31 +57,87 @@ CIFAR = ["data=cifar10"]  # data.root is added from --data-root
 def _pair(space: str, oneshot_s: float, reps: int) -> list[tuple]:
     """SynFlow one-shot and iterative on ``space``; iterative's target is 10x one-shot's."""
     over = [f"space={space}", "scorer=synflow"]
-    return [(f"{space} synflow oneshot", over + ["pruning=oneshot"], oneshot_s, MEMORY_TARGET_MB,
-             reps, 1),
-            (f"{space} synflow iterative", over + ["pruning=iterative"], 10 * oneshot_s,
-             MEMORY_TARGET_MB, reps, 1)]
+    return [
+        (
+            f"{space} synflow oneshot",
+            over + ["pruning=oneshot"],
+            oneshot_s,
+            MEMORY_TARGET_MB,
+            reps,
+            1,
+        ),
+        (
+            f"{space} synflow iterative",
+            over + ["pruning=iterative"],
+            10 * oneshot_s,
+            MEMORY_TARGET_MB,
+            reps,
+            1,
+        ),
+    ]
 
 
 # (name, overrides, target seconds, target peak MB, repetitions, architectures per search: the
 # per-architecture cases divide search_seconds by it)
 CASES = [
-    ("nb201 synflow oneshot", ["space=nb201", "scorer=synflow", "pruning=oneshot"], 0.3,
-     MEMORY_TARGET_MB, 5, 1),
-    ("nb201 synflow iterative", ["space=nb201", "scorer=synflow", "pruning=iterative"], 4.0,
-     MEMORY_TARGET_MB, 5, 1),
+    (
+        "nb201 synflow oneshot",
+        ["space=nb201", "scorer=synflow", "pruning=oneshot"],
+        0.3,
+        MEMORY_TARGET_MB,
+        5,
+        1,
+    ),
+    (
+        "nb201 synflow iterative",
+        ["space=nb201", "scorer=synflow", "pruning=iterative"],
+        4.0,
+        MEMORY_TARGET_MB,
+        5,
+        1,
+    ),
     ("nb201 snip oneshot", ["scorer=snip", "pruning=oneshot", *CIFAR], 3.0, 2560, 5, 1),
-    ("nb201 grasp oneshot", ["scorer=grasp", "pruning=oneshot", *CIFAR], 10.0, MEMORY_TARGET_MB,
-     3, 1),
-    ("nb201 snip iterative", ["scorer=snip", "pruning=iterative", *CIFAR], 60.0,
-     MEMORY_TARGET_MB, 3, 1),
-    ("nb201 zero_cost snip, per arch", ["method=zero_cost", "proxy=snip", "n_samples=10", *CIFAR],
-     0.5, MEMORY_TARGET_MB, 3, 10),
-    ("nb201 naswot, per arch", ["method=naswot", "n_samples=10", *CIFAR], 1.0, MEMORY_TARGET_MB,
-     3, 10),
+    (
+        "nb201 grasp oneshot",
+        ["scorer=grasp", "pruning=oneshot", *CIFAR],
+        10.0,
+        MEMORY_TARGET_MB,
+        3,
+        1,
+    ),
+    (
+        "nb201 snip iterative",
+        ["scorer=snip", "pruning=iterative", *CIFAR],
+        60.0,
+        MEMORY_TARGET_MB,
+        3,
+        1,
+    ),
+    (
+        "nb201 zero_cost snip, per arch",
+        ["method=zero_cost", "proxy=snip", "n_samples=10", *CIFAR],
+        0.5,
+        MEMORY_TARGET_MB,
+        3,
+        10,
+    ),
+    (
+        "nb201 naswot, per arch",
+        ["method=naswot", "n_samples=10", *CIFAR],
+        1.0,
+        MEMORY_TARGET_MB,
+        3,
+        10,
+    ),
     # issue 22: one CPU-sized BaLeNAS search (6 epochs on the subset, all nine TF rows)
-    ("nb201 balenas appendix_table4, one seed", ["experiment=appendix_table4", *CIFAR], 1200.0,
-     4096, 1, 1),
+    (
+        "nb201 balenas appendix_table4, one seed",
+        ["experiment=appendix_table4", *CIFAR],
+        1200.0,
+        4096,
+        1,
+        1,
+    ),
     *_pair("nb1shot1", 2.0, 5),  # no published target: the NB201 one-shot order of magnitude
     *_pair("darts", 2.0, 5),
     *_pair("darts_20cells", 5.0, 3),
@@ -135,15 +191,18 @@ def bounds(cfg) -> str:
     gen = torch.Generator().manual_seed(0)
     nets = [space.network(space.sample(gen), dtype, cpu) for _ in range(5)]
     if method.name == "naswot":
+
         def forward():
             with torch.no_grad():
                 for n in nets:
                     n(x[:128])
+
         return f"{_timed(forward, 1) / len(nets):.2f} (1 forward)"
 
     def forward_backward():
         for n in nets:
             F.cross_entropy(n(x), y).backward()
+
     return f"{_timed(forward_backward, 1) / len(nets):.2f} (1 pass)"
 
 
@@ -152,7 +211,7 @@ AGNOSTIC = ("synflow", "zen", "meco", "flops", "params", "trainable_layers")
 SESSION_CORE_HOURS = 2 * 3.0
 
 
-def proxy_costs(archs: int, data_root: str, benchmark: str, threads: Optional[int]) -> int:
+def proxy_costs(archs: int, data_root: str, benchmark: str, threads: int | None) -> int:
     """Each registered proxy's median seconds per architecture, from a real correlate run."""
     import tempfile
 
@@ -162,41 +221,67 @@ def proxy_costs(archs: int, data_root: str, benchmark: str, threads: Optional[in
     from freedarts_cli.proxies import PROXIES
 
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-        cfg = compose("correlate", overrides=[
-            f"proxy=[{','.join(PROXIES)}]", f"n_archs={archs}", f"data.root={data_root}",
-            f"benchmark.path={benchmark}"])
+        cfg = compose(
+            "correlate",
+            overrides=[
+                f"proxy=[{','.join(PROXIES)}]",
+                f"n_archs={archs}",
+                f"data.root={data_root}",
+                f"benchmark.path={benchmark}",
+            ],
+        )
     with tempfile.TemporaryDirectory() as tmp:
         study.run(cfg, Path(tmp), threads)
         scores = pd.read_csv(Path(tmp) / "proxy_scores.csv")
     seconds = scores.groupby("proxy")["seconds"].median().sort_values()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {archs} sampled NB201 "
-          "architectures, seed 0; s/arch = the proxy's own time on a built network")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {archs} sampled NB201 "
+        "architectures, seed 0; s/arch = the proxy's own time on a built network"
+    )
     print("| proxy | needs images | median s/arch | whole space (15,625), core-hours |")
     print("|---|---|---|---|")
     for name, s in seconds.items():
-        print(f"| {name} | {'yes' if PROXIES[name].needs_data else 'no'} | {s:.3f} | "
-              f"{s * 15625 / 3600:.2f} |")
+        print(
+            f"| {name} | {'yes' if PROXIES[name].needs_data else 'no'} | {s:.3f} | "
+            f"{s * 15625 / 3600:.2f} |"
+        )
     agnostic = sum(seconds[n] for n in AGNOSTIC) * 15625 / 3600
-    print(f"data-agnostic set {', '.join(AGNOSTIC)}: {agnostic:.2f} core-hours for the whole "
-          f"space (target: one session, {SESSION_CORE_HOURS:.0f} core-hours)")
+    print(
+        f"data-agnostic set {', '.join(AGNOSTIC)}: {agnostic:.2f} core-hours for the whole "
+        f"space (target: one session, {SESSION_CORE_HOURS:.0f} core-hours)"
+    )
     return 0 if agnostic <= SESSION_CORE_HOURS else 1
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    parser.add_argument("--only", default="", help="run only cases whose name contains one of "
-                        "these comma-separated words")
-    parser.add_argument("--data-root", default=str(REPO.parent / "shared" / "data" /
-                                                  "cifar10_subset"),
-                        help="CIFAR-10 for the label-dependent cases")
-    parser.add_argument("--proxies", action="store_true",
-                        help="time every proxy of freedarts correlate instead (issue 10)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's)"
+    )
+    parser.add_argument(
+        "--only",
+        default="",
+        help="run only cases whose name contains one of these comma-separated words",
+    )
+    parser.add_argument(
+        "--data-root",
+        default=str(REPO.parent / "shared" / "data" / "cifar10_subset"),
+        help="CIFAR-10 for the label-dependent cases",
+    )
+    parser.add_argument(
+        "--proxies",
+        action="store_true",
+        help="time every proxy of freedarts correlate instead (issue 10)",
+    )
     parser.add_argument("--archs", type=int, default=10, help="architectures for --proxies")
-    parser.add_argument("--benchmark-path", default=str(
-        REPO.parent / "shared" / "benchmarks" / "nb201" / "nats_tss_test_acc_200ep.csv"),
-        help="NB201 accuracies for --proxies (correlate needs them)")
+    parser.add_argument(
+        "--benchmark-path",
+        default=str(
+            REPO.parent / "shared" / "benchmarks" / "nb201" / "nats_tss_test_acc_200ep.csv"
+        ),
+        help="NB201 accuracies for --proxies (correlate needs them)",
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -207,9 +292,15 @@ def main() -> int:
     memory: dict[str, float] = {name: 0.0 for name, *_ in cases}
     bound: dict[str, str] = {}
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-        configs = {name: compose("search", overrides=ov + ["benchmark=none"] + (
-            [f"data.root={args.data_root}"] if "data=cifar10" in ov else []))
-            for name, ov, *_ in cases}
+        configs = {
+            name: compose(
+                "search",
+                overrides=ov
+                + ["benchmark=none"]
+                + ([f"data.root={args.data_root}"] if "data=cifar10" in ov else []),
+            )
+            for name, ov, *_ in cases
+        }
         for rep in range(args.reps):
             for name, _, _, _, reps, archs in cases:
                 if rep >= reps:
@@ -222,19 +313,24 @@ def main() -> int:
         for name, ov, *_ in cases:
             if "data=cifar10" in ov:
                 bound[name] = bounds(configs[name])
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {args.reps} reps, "
-          "seeds 0..reps-1; search_seconds = construction + scoring + pruning (per architecture "
-          "where the case says so)")
-    print("| case | runs | median s | min s | max s | target s | bound s | peak RSS MB | "
-          "target MB |")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {args.reps} reps, "
+        "seeds 0..reps-1; search_seconds = construction + scoring + pruning (per architecture "
+        "where the case says so)"
+    )
+    print(
+        "| case | runs | median s | min s | max s | target s | bound s | peak RSS MB | target MB |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     ok = True
     for name, _, target, target_mb, _, _ in cases:
         s = seconds[name]
         med = statistics.median(s)
         ok &= med <= target and memory[name] <= target_mb
-        print(f"| {name} | {len(s)} | {med:.3f} | {min(s):.3f} | {max(s):.3f} | {target} | "
-              f"{bound.get(name, '–')} | {memory[name]:.0f} | {target_mb} |")
+        print(
+            f"| {name} | {len(s)} | {med:.3f} | {min(s):.3f} | {max(s):.3f} | {target} | "
+            f"{bound.get(name, '–')} | {memory[name]:.0f} | {target_mb} |"
+        )
     return 0 if ok else 1
 
 

@@ -9,6 +9,7 @@ op's score. ``docs/numerics.md`` quotes its output.
     python scripts/numerics_study.py --scorer snip --seeds 10
     python scripts/numerics_study.py --scorer grasp --data-root /data/cifar
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,9 @@ def main() -> int:
     parser.add_argument("--scorer", choices=sorted(SCORERS), default="snip")
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--a", type=float, default=1e-3)
-    parser.add_argument("--data-root", default=str(REPO.parent / "shared" / "data" /
-                                                  "cifar10_subset"))
+    parser.add_argument(
+        "--data-root", default=str(REPO.parent / "shared" / "data" / "cifar10_subset")
+    )
     args = parser.parse_args()
     data, scorer, space = CIFAR("cifar10", args.data_root, 64), SCORERS[args.scorer](), NB201Space()
     cpu, same = torch.device("cpu"), 0
@@ -46,9 +48,12 @@ def main() -> int:
             scores.append(s)
         rel = ((scores[1] - scores[0]).abs() / scores[0].abs()).nan_to_num(0).max().item()
         same += archs[0] == archs[1]
-        print(f"{args.scorer} seed {seed}: {'same' if archs[0] == archs[1] else 'DIFFERENT'} "
-              f"architecture, largest relative score difference {rel:.1e}  {archs[0]}"
-              + ("" if archs[0] == archs[1] else f" vs {archs[1]}"), flush=True)
+        print(
+            f"{args.scorer} seed {seed}: {'same' if archs[0] == archs[1] else 'DIFFERENT'} "
+            f"architecture, largest relative score difference {rel:.1e}  {archs[0]}"
+            + ("" if archs[0] == archs[1] else f" vs {archs[1]}"),
+            flush=True,
+        )
     print(f"{args.scorer}: float32 picks float64's architecture on {same}/{args.seeds} seeds")
     return 0
 

@@ -1,4 +1,5 @@
 """Shared test helpers: the ../shared ground truth and real CLI runs in subprocesses."""
+
 from __future__ import annotations
 
 import os
@@ -30,13 +31,20 @@ def cifar10_subset() -> Path:
     return CIFAR10_SUBSET
 
 
-def freedarts(*args: str, cwd: Path | None = None, env: dict | None = None,
-              timeout: int = 600) -> subprocess.CompletedProcess:
+def freedarts(
+    *args: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 600
+) -> subprocess.CompletedProcess:
     """Run the real CLI (``python -m freedarts_cli``) as a user would, capturing its output."""
     full_env = {**os.environ, **(env or {})}
     full_env.pop("HYDRA_FULL_ERROR", None)  # users see Hydra's short errors, so do the tests
-    return subprocess.run([sys.executable, "-m", "freedarts_cli", *args], cwd=cwd or REPO,
-                          env=full_env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "freedarts_cli", *args],
+        cwd=cwd or REPO,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -62,8 +70,11 @@ def pytest_runtest_makereport(item, call):
     must never pass for a test that ran."""
     outcome = yield
     report = outcome.get_result()
-    if os.environ.get("FREEDARTS_NO_SKIPS") == "1" and report.skipped \
-            and not hasattr(report, "wasxfail"):
+    if (
+        os.environ.get("FREEDARTS_NO_SKIPS") == "1"
+        and report.skipped
+        and not hasattr(report, "wasxfail")
+    ):
         report.outcome = "failed"
         report.longrepr = f"skipped under FREEDARTS_NO_SKIPS=1: {report.longrepr}"
 

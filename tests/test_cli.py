@@ -1,4 +1,5 @@
 """The `freedarts` command as a user runs it: real Hydra runs in subprocesses, real CSVs."""
+
 import pandas as pd
 import pytest
 
@@ -8,9 +9,26 @@ from .conftest import freedarts
 
 FAST = ["space.N=1"]  # 3 cells instead of 15: the same code path, seconds faster
 
-RESULT_COLUMNS = ["space", "method", "scorer", "pruning", "seed", "a", "dtype", "device", "data",
-                  "data_images", "arch", "benchmark_index", *ACCURACY_COLUMNS, "search_seconds",
-                  "peak_memory_mb", "freedarts_version", "torch_version", "git_commit"]
+RESULT_COLUMNS = [
+    "space",
+    "method",
+    "scorer",
+    "pruning",
+    "seed",
+    "a",
+    "dtype",
+    "device",
+    "data",
+    "data_images",
+    "arch",
+    "benchmark_index",
+    *ACCURACY_COLUMNS,
+    "search_seconds",
+    "peak_memory_mb",
+    "freedarts_version",
+    "torch_version",
+    "git_commit",
+]
 
 
 def test_help_lists_commands():
@@ -36,13 +54,19 @@ def test_default_search_without_benchmark(tmp_path):
     assert traj["arch"].iloc[-1] == arch
 
 
-def test_snip_search_on_real_cifar10_from_another_directory(tmp_path, cifar10_subset,
-                                                           shared_table):
+def test_snip_search_on_real_cifar10_from_another_directory(tmp_path, cifar10_subset, shared_table):
     """Issue 9's acceptance run: SNIP-α on the real subset, run from outside the checkout, in
     the scorer's float32; the result records the data and how many images it was drawn from."""
-    out = freedarts("search", "scorer=snip", "data=cifar10", f"data.root={cifar10_subset}",
-                    "benchmark=table", f"benchmark.path={shared_table}",
-                    f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
+    out = freedarts(
+        "search",
+        "scorer=snip",
+        "data=cifar10",
+        f"data.root={cifar10_subset}",
+        "benchmark=table",
+        f"benchmark.path={shared_table}",
+        f"hydra.run.dir={tmp_path}/run",
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     row = pd.read_csv(tmp_path / "run" / "result.csv").iloc[0]
     assert row["data"] == "cifar10" and row["data_images"] == 4660
@@ -55,8 +79,14 @@ def test_a_garbage_cifar_folder_is_one_line_and_exit_2(tmp_path):
     folder = tmp_path / "bad" / "cifar-10-batches-py"
     folder.mkdir(parents=True)
     (folder / "data_batch_1").write_bytes(bytes(range(256)) * 20)
-    out = freedarts("search", "scorer=snip", "data=cifar10", f"data.root={tmp_path}/bad",
-                    "benchmark=none", f"hydra.run.dir={tmp_path}/run")
+    out = freedarts(
+        "search",
+        "scorer=snip",
+        "data=cifar10",
+        f"data.root={tmp_path}/bad",
+        "benchmark=none",
+        f"hydra.run.dir={tmp_path}/run",
+    )
     assert out.returncode == 2 and "Traceback" not in out.stderr
     errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "cifar-10-batches-py" in errors[0]
@@ -64,8 +94,15 @@ def test_a_garbage_cifar_folder_is_one_line_and_exit_2(tmp_path):
 
 
 def test_iterative_search_with_the_shared_table(tmp_path, shared_table):
-    out = freedarts("search", "pruning=iterative", "seed=3", "a=1e-4", "benchmark=table",
-                    f"benchmark.path={shared_table}", f"hydra.run.dir={tmp_path}/run")
+    out = freedarts(
+        "search",
+        "pruning=iterative",
+        "seed=3",
+        "a=1e-4",
+        "benchmark=table",
+        f"benchmark.path={shared_table}",
+        f"hydra.run.dir={tmp_path}/run",
+    )
     assert out.returncode == 0, out.stderr
     row = pd.read_csv(tmp_path / "run" / "result.csv").iloc[0]
     assert 10 < row.cifar10_test <= 94.37 and 1 < row.imagenet16_120_test <= 47.31
@@ -95,8 +132,14 @@ def test_works_from_any_directory(tmp_path):
 def test_same_seed_same_architecture(tmp_path):
     archs = []
     for i in range(2):
-        out = freedarts("search", *FAST, "pruning=iterative", "seed=11", "benchmark=none",
-                        f"hydra.run.dir={tmp_path}/{i}")
+        out = freedarts(
+            "search",
+            *FAST,
+            "pruning=iterative",
+            "seed=11",
+            "benchmark=none",
+            f"hydra.run.dir={tmp_path}/{i}",
+        )
         assert out.returncode == 0, out.stderr
         archs.append(pd.read_csv(tmp_path / str(i) / "result.csv")["arch"][0])
     assert archs[0] == archs[1]
@@ -106,8 +149,14 @@ def test_journal_names_select_the_same_scorers(tmp_path):
     out = freedarts("search", "scorer=zeros_l", "data=synthetic", "--cfg", "job")
     assert out.returncode == 0, out.stderr
     assert "random_labels: true" in out.stdout
-    out = freedarts("search", *FAST, "scorer=zeros", "data=synthetic", "benchmark=none",
-                    f"hydra.run.dir={tmp_path}/r")
+    out = freedarts(
+        "search",
+        *FAST,
+        "scorer=zeros",
+        "data=synthetic",
+        "benchmark=none",
+        f"hydra.run.dir={tmp_path}/r",
+    )
     assert out.returncode == 0, out.stderr
     row = pd.read_csv(tmp_path / "r" / "result.csv").iloc[0]
     assert row.scorer == "snip" and row.data == "synthetic"
@@ -115,8 +164,14 @@ def test_journal_names_select_the_same_scorers(tmp_path):
 
 @pytest.mark.parametrize("scorer", ["snip", "snip_random_labels", "grasp"])
 def test_label_scorers_run_on_synthetic_data(tmp_path, scorer):
-    out = freedarts("search", *FAST, f"scorer={scorer}", "data=synthetic", "benchmark=none",
-                    f"hydra.run.dir={tmp_path}/r")
+    out = freedarts(
+        "search",
+        *FAST,
+        f"scorer={scorer}",
+        "data=synthetic",
+        "benchmark=none",
+        f"hydra.run.dir={tmp_path}/r",
+    )
     assert out.returncode == 0, out.stderr
     assert pd.read_csv(tmp_path / "r" / "result.csv")["data"][0] == "synthetic"
 
@@ -154,8 +209,9 @@ BAD = {
 @pytest.mark.parametrize("case", sorted(BAD))
 def test_bad_input_is_one_clear_line(tmp_path, case):
     args, words = BAD[case]
-    out = freedarts("search", *FAST, *args, f"hydra.run.dir={tmp_path}/run",
-                    env={"FREEDARTS_DATA": ""})
+    out = freedarts(
+        "search", *FAST, *args, f"hydra.run.dir={tmp_path}/run", env={"FREEDARTS_DATA": ""}
+    )
     assert out.returncode == 2, out.stderr
     errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and words in errors[0], out.stderr
@@ -166,18 +222,23 @@ def test_bad_input_is_one_clear_line(tmp_path, case):
 def test_bad_table_names_the_file(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n")
-    out = freedarts("search", *FAST, "benchmark=table", f"benchmark.path={bad}",
-                    f"hydra.run.dir={tmp_path}/run")
+    out = freedarts(
+        "search", *FAST, "benchmark=table", f"benchmark.path={bad}", f"hydra.run.dir={tmp_path}/run"
+    )
     assert out.returncode != 0 and "bad.csv" in out.stderr
     assert "Traceback" not in out.stderr
 
 
 def test_architecture_missing_from_the_benchmark(tmp_path):
     table = tmp_path / "one.csv"
-    table.write_text("arch,cifar10_test\n"
-                     "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,10.0\n")
-    out = freedarts("search", *FAST, "benchmark=table", f"benchmark.path={table}",
-                    f"hydra.run.dir={tmp_path}/run")
+    table.write_text("arch,cifar10_test\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,10.0\n")
+    out = freedarts(
+        "search",
+        *FAST,
+        "benchmark=table",
+        f"benchmark.path={table}",
+        f"hydra.run.dir={tmp_path}/run",
+    )
     assert out.returncode != 0
     assert "one.csv" in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "run" / "result.csv").exists()

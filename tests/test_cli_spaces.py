@@ -1,4 +1,5 @@
 """The large spaces from the command line (issue 4): real Hydra runs of small variants."""
+
 import json
 import re
 
@@ -49,18 +50,33 @@ def test_nb1shot1_search_reports_the_module_hash(tmp_path):
 def test_nb1shot1_looks_up_a_nb101_table(tmp_path):
     first, row = run(tmp_path / "a", "space=nb1shot1", "space.cells_per_stack=1")
     table = tmp_path / "nb101.csv"
-    pd.DataFrame({"module_hash": [row["arch"], "0" * 32], "validation_accuracy": [93.1, 90.0],
-                  "test_accuracy": [92.4, 89.0]}).to_csv(table, index=False)
-    _, looked_up = run(tmp_path / "b", "space=nb1shot1", "space.cells_per_stack=1",
-                       "benchmark=nb101_table", f"benchmark.path={table}")
+    pd.DataFrame(
+        {
+            "module_hash": [row["arch"], "0" * 32],
+            "validation_accuracy": [93.1, 90.0],
+            "test_accuracy": [92.4, 89.0],
+        }
+    ).to_csv(table, index=False)
+    _, looked_up = run(
+        tmp_path / "b",
+        "space=nb1shot1",
+        "space.cells_per_stack=1",
+        "benchmark=nb101_table",
+        f"benchmark.path={table}",
+    )
     assert looked_up["arch"] == row["arch"] and looked_up["cifar10_test"] == 92.4
     assert looked_up["cifar10_valid"] == 93.1
 
 
 @pytest.mark.slow
 def test_mobilenet_search_small_variant(tmp_path):
-    out, row = run(tmp_path, "space=mobilenet", "space.input_size=64", "space.width_mult=0.5",
-                   "space.num_classes=10")
+    out, row = run(
+        tmp_path,
+        "space=mobilenet",
+        "space.input_size=64",
+        "space.width_mult=0.5",
+        "space.num_classes=10",
+    )
     assert len(row["arch"].split("-")) == 21 and row["params_m"] > 0 and row["flops_m"] > 0
     assert (tmp_path / "run" / "architecture.png").is_file()
 
@@ -76,7 +92,9 @@ def test_genotype_info_prints_sizes_one_per_line(tmp_path):
 
 
 def test_genotype_info_at_other_widths():
-    out = freedarts("genotype-info", DARTS_V2, "--cifar-channels", "38", "--imagenet-channels", "50")
+    out = freedarts(
+        "genotype-info", DARTS_V2, "--cifar-channels", "38", "--imagenet-channels", "50"
+    )
     assert out.returncode == 0, out.stderr
     values = dict(re.findall(r"^(\w+_m): ([0-9.]+)", out.stdout, re.M))
     assert float(values["cifar_params_m"]) == pytest.approx(3.720, abs=1e-3)
@@ -86,13 +104,21 @@ def test_genotype_info_at_other_widths():
     assert bad.returncode == 2 and "not a channel count" in bad.stderr
 
 
-@pytest.mark.parametrize("args,message", [
-    (["genotype-info", "Genotype(normal=[('conv_9x9', 0)])"], "conv_9x9"),
-    (["search", "space=darts", "method=zero_cost"], "method=zero_cost is implemented for space=nb201"),
-    (["search", "space=darts", "benchmark=nb301", "benchmark.path=."], "nasbench301"),
-    (["search", "space=mobilenet", "scorer=snip", "data=synthetic", "data.input_size=32"],
-     "224x224"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["genotype-info", "Genotype(normal=[('conv_9x9', 0)])"], "conv_9x9"),
+        (
+            ["search", "space=darts", "method=zero_cost"],
+            "method=zero_cost is implemented for space=nb201",
+        ),
+        (["search", "space=darts", "benchmark=nb301", "benchmark.path=."], "nasbench301"),
+        (
+            ["search", "space=mobilenet", "scorer=snip", "data=synthetic", "data.input_size=32"],
+            "224x224",
+        ),
+    ],
+)
 def test_bad_input_on_large_spaces_is_one_line(args, message):
     out = freedarts(*args)
     assert out.returncode == 2, out.stderr

@@ -1,4 +1,5 @@
 """Rank correlations of the proxy study against brute-force definitions."""
+
 import itertools
 import math
 
@@ -13,8 +14,10 @@ from freedarts_cli.proxies import AGGREGATES
 
 
 def brute_kendall_b(x, y):
-    s = sum(np.sign(x[i] - x[j]) * np.sign(y[i] - y[j])
-            for i, j in itertools.combinations(range(len(x)), 2))
+    s = sum(
+        np.sign(x[i] - x[j]) * np.sign(y[i] - y[j])
+        for i, j in itertools.combinations(range(len(x)), 2)
+    )
     tx = sum(abs(np.sign(x[i] - x[j])) for i, j in itertools.combinations(range(len(x)), 2))
     ty = sum(abs(np.sign(y[i] - y[j])) for i, j in itertools.combinations(range(len(x)), 2))
     return s / math.sqrt(tx * ty)
@@ -75,8 +78,11 @@ def test_aggregate_columns_come_from_their_parts_per_seed():
 def test_correlations_and_summary_over_seeds():
     archs = [f"a{i}" for i in range(30)]
     acc = pd.DataFrame({"cifar10_test": np.arange(30.0)}, index=archs)
-    rows = [(a, "p", s, float(i) if s == 0 else float(-i), 0.0) for s in (0, 1)
-            for i, a in enumerate(archs)]
+    rows = [
+        (a, "p", s, float(i) if s == 0 else float(-i), 0.0)
+        for s in (0, 1)
+        for i, a in enumerate(archs)
+    ]
     rows.append(("a0", "p", 2, math.nan, 0.0))  # a failed value is counted, not correlated
     per_seed = correlation.correlations(scores_frame(rows), acc)
     tau = per_seed[(per_seed.metric == "kendall") & (per_seed.seed < 2)]["value"].to_list()

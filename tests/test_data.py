@@ -1,5 +1,6 @@
 """The data units: CIFAR / ImageNet16 read from their python pickles by a restricted loader
 (tiny fixtures written in the real on-disk format, and the real ../shared CIFAR-10 subset)."""
+
 import logging
 import os
 import pickle
@@ -26,10 +27,12 @@ def dump(path, obj):
 
 
 def cifar_batch(rng, n, label_key="labels", classes=10, i=1):
-    return {"batch_label": f"training batch {i} of 5",
-            label_key: rng.integers(0, classes, n).tolist(),
-            "data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
-            "filenames": [f"img_{i}_{j}.png" for j in range(n)]}
+    return {
+        "batch_label": f"training batch {i} of 5",
+        label_key: rng.integers(0, classes, n).tolist(),
+        "data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+        "filenames": [f"img_{i}_{j}.png" for j in range(n)],
+    }
 
 
 def write_cifar10(root, n=20, seed=0):
@@ -41,8 +44,10 @@ def write_cifar10(root, n=20, seed=0):
     for i, name in enumerate(BATCHES + ["test_batch"], 1):
         batches[name] = cifar_batch(rng, n, i=i)
         dump(folder / name, batches[name])
-    dump(folder / "batches.meta", {"label_names": [f"c{i}" for i in range(10)],
-                                   "num_cases_per_batch": n, "num_vis": 3072})
+    dump(
+        folder / "batches.meta",
+        {"label_names": [f"c{i}" for i in range(10)], "num_cases_per_batch": n, "num_vis": 3072},
+    )
     return folder, batches
 
 
@@ -54,8 +59,7 @@ def reference_arrays(folder, names, label_key="labels"):
             d = pickle.load(fh, encoding="latin1")
         data.append(d["data"])
         labels.extend(d[label_key])
-    return (np.vstack(data).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1),
-            np.asarray(labels))
+    return (np.vstack(data).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), np.asarray(labels))
 
 
 def expected_batch(images, labels, seed, size, mean, std):
@@ -90,10 +94,11 @@ class Payload:
 
 # ----------------------------------------------------------------------------- tiny fixtures
 
+
 def test_cifar10_batch_read_from_the_pickles(tmp_path):
     folder, _ = write_cifar10(tmp_path, n=20)
     data = CIFAR("cifar10", root=str(tmp_path), batch_size=16)
-    assert data.images_available() == 100            # 5 training batches, test_batch unread
+    assert data.images_available() == 100  # 5 training batches, test_batch unread
     b = data.batch(3, torch.float64, CPU)
     assert b.images.shape == (16, 3, 32, 32) and b.images.dtype == torch.float64
     images, labels = reference_arrays(folder, BATCHES)
@@ -147,14 +152,16 @@ def py2_pickle(data, labels):
     """A batch as the original CIFAR files were written (Python 2 cPickle, protocol 2, numpy
     1.x): str opcodes for keys and raw bytes, numpy.core globals, dtype('u1', 0, 1)."""
     raw = data.tobytes()
-    return (b"\x80\x02}q\x00(U\x04data"
-            b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85U\x01b\x87R"
-            b"(K\x01M" + struct.pack("<H", len(data)) + b"M\x00\x0c\x86"
-            b"cnumpy\ndtype\nU\x02u1K\x00K\x01\x87R"
-            b"(K\x03U\x01|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"
-            b"\x89T" + struct.pack("<I", len(raw)) + raw + b"tb"
-            b"U\x06labels](" + b"".join(b"K" + bytes([v]) for v in labels) + b"e"
-            b"U\x0bbatch_labelU\x05batchu.")
+    return (
+        b"\x80\x02}q\x00(U\x04data"
+        b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85U\x01b\x87R"
+        b"(K\x01M" + struct.pack("<H", len(data)) + b"M\x00\x0c\x86"
+        b"cnumpy\ndtype\nU\x02u1K\x00K\x01\x87R"
+        b"(K\x03U\x01|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"
+        b"\x89T" + struct.pack("<I", len(raw)) + raw + b"tb"
+        b"U\x06labels](" + b"".join(b"K" + bytes([v]) for v in labels) + b"e"
+        b"U\x0bbatch_labelU\x05batchu."
+    )
 
 
 def test_the_original_python2_format_loads(tmp_path):
@@ -181,12 +188,16 @@ def test_a_missing_training_batch_is_named(tmp_path):
     assert "data_batch_1" not in msg.split("needs")[0]
 
 
-@pytest.mark.parametrize("content", [
-    np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes(),  # garbage
-    b"\x80\x02" + np.random.default_rng(1).integers(0, 256, 5000, dtype=np.uint8).tobytes(),
-    b"",
-    b"data,labels\n1,2\n",
-], ids=["random", "random-after-pickle-header", "empty", "text"])
+@pytest.mark.parametrize(
+    "content",
+    [
+        np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes(),  # garbage
+        b"\x80\x02" + np.random.default_rng(1).integers(0, 256, 5000, dtype=np.uint8).tobytes(),
+        b"",
+        b"data,labels\n1,2\n",
+    ],
+    ids=["random", "random-after-pickle-header", "empty", "text"],
+)
 def test_a_garbled_batch_is_a_user_error(tmp_path, content):
     folder, _ = write_cifar10(tmp_path, n=3)
     (folder / "data_batch_2").write_bytes(content)
@@ -209,26 +220,45 @@ def test_an_oversized_file_is_refused_before_reading(tmp_path, monkeypatch):
 
 def _rng_batch(n=5):
     rng = np.random.default_rng(2)
-    return {"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
-            "labels": rng.integers(0, 10, n).tolist()}
+    return {
+        "data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+        "labels": rng.integers(0, 10, n).tolist(),
+    }
 
 
-@pytest.mark.parametrize("change,reason", [
-    (lambda d: d.update(data=d["data"][:, :3071]), "uint8 N×3072"),
-    (lambda d: d.update(data=d["data"].reshape(-1)), "uint8 N×3072"),
-    (lambda d: d.update(data=d["data"].astype(np.float32)), "float32"),
-    (lambda d: d.update(data=d["data"].astype(np.int64)), "int64"),
-    (lambda d: d.update(data=d["data"].tolist()), "list"),
-    (lambda d: d.update(labels=d["labels"][:-1]), "4 'labels' for 5 images"),
-    (lambda d: d.update(labels=d["labels"] + [0]), "6 'labels' for 5 images"),
-    (lambda d: d.update(labels=[10] * 5), "outside 0..9"),
-    (lambda d: d.update(labels=[-1] * 5), "outside 0..9"),
-    (lambda d: d.update(labels=[0.5] * 5), "not integers"),
-    (lambda d: d.update(labels="01234"), "str"),
-    (lambda d: d.pop("labels"), "no 'labels'"),
-    (lambda d: d.pop("data"), "no 'data'"),
-], ids=["width", "flat", "float", "int64", "list", "few-labels", "many-labels", "label-10",
-        "label-negative", "label-float", "label-str", "no-labels", "no-data"])
+@pytest.mark.parametrize(
+    "change,reason",
+    [
+        (lambda d: d.update(data=d["data"][:, :3071]), "uint8 N×3072"),
+        (lambda d: d.update(data=d["data"].reshape(-1)), "uint8 N×3072"),
+        (lambda d: d.update(data=d["data"].astype(np.float32)), "float32"),
+        (lambda d: d.update(data=d["data"].astype(np.int64)), "int64"),
+        (lambda d: d.update(data=d["data"].tolist()), "list"),
+        (lambda d: d.update(labels=d["labels"][:-1]), "4 'labels' for 5 images"),
+        (lambda d: d.update(labels=d["labels"] + [0]), "6 'labels' for 5 images"),
+        (lambda d: d.update(labels=[10] * 5), "outside 0..9"),
+        (lambda d: d.update(labels=[-1] * 5), "outside 0..9"),
+        (lambda d: d.update(labels=[0.5] * 5), "not integers"),
+        (lambda d: d.update(labels="01234"), "str"),
+        (lambda d: d.pop("labels"), "no 'labels'"),
+        (lambda d: d.pop("data"), "no 'data'"),
+    ],
+    ids=[
+        "width",
+        "flat",
+        "float",
+        "int64",
+        "list",
+        "few-labels",
+        "many-labels",
+        "label-10",
+        "label-negative",
+        "label-float",
+        "label-str",
+        "no-labels",
+        "no-data",
+    ],
+)
 def test_a_wrong_shape_batch_is_a_user_error(tmp_path, change, reason):
     folder, _ = write_cifar10(tmp_path, n=3)
     batch = _rng_batch()
@@ -237,16 +267,19 @@ def test_a_wrong_shape_batch_is_a_user_error(tmp_path, change, reason):
     user_error(CIFAR("cifar10", root=str(tmp_path)), folder / "data_batch_5", reason)
 
 
-@pytest.mark.parametrize("content,reason", [
-    ([1, 2, 3], "list"),
-    ("a string", "str"),
-    (np.zeros((2, 3072), dtype=np.uint8), "ndarray"),
-], ids=["list", "str", "array"])
+@pytest.mark.parametrize(
+    "content,reason",
+    [
+        ([1, 2, 3], "list"),
+        ("a string", "str"),
+        (np.zeros((2, 3072), dtype=np.uint8), "ndarray"),
+    ],
+    ids=["list", "str", "array"],
+)
 def test_a_batch_that_is_not_a_dict_is_a_user_error(tmp_path, content, reason):
     folder, _ = write_cifar10(tmp_path, n=3)
     dump(folder / "data_batch_1", content)
-    user_error(CIFAR("cifar10", root=str(tmp_path)), folder / "data_batch_1", "not a dict",
-               reason)
+    user_error(CIFAR("cifar10", root=str(tmp_path)), folder / "data_batch_1", "not a dict", reason)
 
 
 def test_an_object_array_is_refused(tmp_path):
@@ -268,20 +301,29 @@ def test_a_malicious_cifar_pickle_is_refused_unrun(tmp_path):
     batch = _rng_batch()
     batch["data"] = Payload(marker)
     dump(folder / "data_batch_1", batch)
-    user_error(CIFAR("cifar10", root=str(tmp_path)), folder / "data_batch_1",
-               f"{os.system.__module__}.system", "refused")
+    user_error(
+        CIFAR("cifar10", root=str(tmp_path)),
+        folder / "data_batch_1",
+        f"{os.system.__module__}.system",
+        "refused",
+    )
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("global_name", [b"builtins\neval", b"numpy\nload",
-                                         b"numpy.core.multiarray\nscalar", b"os\nsystem"])
+@pytest.mark.parametrize(
+    "global_name",
+    [b"builtins\neval", b"numpy\nload", b"numpy.core.multiarray\nscalar", b"os\nsystem"],
+)
 def test_any_other_global_is_refused(tmp_path, global_name):
     folder, _ = write_cifar10(tmp_path, n=3)
     raw = pickle.dumps(_rng_batch(), protocol=2)
     raw = raw.replace(b"_codecs\nencode", global_name)
     (folder / "data_batch_1").write_bytes(raw)
-    user_error(CIFAR("cifar10", root=str(tmp_path)), folder / "data_batch_1",
-               global_name.decode().replace("\n", "."))
+    user_error(
+        CIFAR("cifar10", root=str(tmp_path)),
+        folder / "data_batch_1",
+        global_name.decode().replace("\n", "."),
+    )
 
 
 def test_arrays_are_read_once_per_process(tmp_path, monkeypatch, caplog):
@@ -316,8 +358,15 @@ def test_a_garbled_folder_is_one_error_line_from_the_cli(tmp_path):
     (folder / "data_batch_1").write_bytes(np.random.default_rng(3).bytes(5000))
     for name in BATCHES[1:]:
         dump(folder / name, _rng_batch())
-    out = freedarts("search", "scorer=snip", "data=cifar10", f"data.root={tmp_path}",
-                    "benchmark=none", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    out = freedarts(
+        "search",
+        "scorer=snip",
+        "data=cifar10",
+        f"data.root={tmp_path}",
+        "benchmark=none",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        cwd=tmp_path,
+    )
     assert out.returncode == 2, out.stderr
     lines = [line for line in out.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "data_batch_1" in lines[0], out.stderr
@@ -326,21 +375,29 @@ def test_a_garbled_folder_is_one_error_line_from_the_cli(tmp_path):
 
 # ----------------------------------------------------------------------------- ImageNet16
 
+
 def write_imagenet16(root, sizes=(50, 50), seed=0):
     rng = np.random.default_rng(seed)
     for i, n in enumerate(sizes, 1):
-        dump(root / f"train_data_batch_{i}",
-             {"data": rng.integers(0, 256, (n, 768), dtype=np.uint8),
-              "labels": rng.integers(1, 1001, n).tolist(),
-              "mean": rng.random(768)})
+        dump(
+            root / f"train_data_batch_{i}",
+            {
+                "data": rng.integers(0, 256, (n, 768), dtype=np.uint8),
+                "labels": rng.integers(1, 1001, n).tolist(),
+                "mean": rng.random(768),
+            },
+        )
 
 
 def test_imagenet16_batches_keep_120_classes(tmp_path):
     rng = np.random.default_rng(0)
     batches = []
     for i in (1, 2):
-        batch = {"data": rng.integers(0, 256, (300, 768), dtype=np.uint8),
-                 "labels": rng.integers(1, 1001, 300).tolist(), "mean": rng.random(768)}
+        batch = {
+            "data": rng.integers(0, 256, (300, 768), dtype=np.uint8),
+            "labels": rng.integers(1, 1001, 300).tolist(),
+            "mean": rng.random(768),
+        }
         batch["labels"][:3] = [1, 120, 121]
         dump(tmp_path / f"train_data_batch_{i}", batch)
         batches.append(batch)
@@ -363,17 +420,23 @@ def test_imagenet16_missing_and_garbled(tmp_path):
     user_error(ImageNet16(root=str(tmp_path)), tmp_path / "train_data_batch_2")
 
 
-@pytest.mark.parametrize("change,reason", [
-    (lambda d: d.update(data=d["data"][:, :767]), "uint8 N×768"),
-    (lambda d: d.update(labels=d["labels"][1:]), "'labels' for"),
-    (lambda d: d.update(labels=[0] * len(d["labels"])), "outside 1..1000"),
-    (lambda d: d.pop("labels"), "no 'labels'"),
-], ids=["width", "few-labels", "zero-based", "no-labels"])
+@pytest.mark.parametrize(
+    "change,reason",
+    [
+        (lambda d: d.update(data=d["data"][:, :767]), "uint8 N×768"),
+        (lambda d: d.update(labels=d["labels"][1:]), "'labels' for"),
+        (lambda d: d.update(labels=[0] * len(d["labels"])), "outside 1..1000"),
+        (lambda d: d.pop("labels"), "no 'labels'"),
+    ],
+    ids=["width", "few-labels", "zero-based", "no-labels"],
+)
 def test_imagenet16_wrong_shape(tmp_path, change, reason):
     write_imagenet16(tmp_path, sizes=(10, 10))
     rng = np.random.default_rng(6)
-    batch = {"data": rng.integers(0, 256, (10, 768), dtype=np.uint8),
-             "labels": rng.integers(1, 121, 10).tolist()}
+    batch = {
+        "data": rng.integers(0, 256, (10, 768), dtype=np.uint8),
+        "labels": rng.integers(1, 121, 10).tolist(),
+    }
     change(batch)
     dump(tmp_path / "train_data_batch_1", batch)
     user_error(ImageNet16(root=str(tmp_path)), tmp_path / "train_data_batch_1", reason)
@@ -383,8 +446,12 @@ def test_a_malicious_imagenet16_pickle_is_refused_unrun(tmp_path):
     write_imagenet16(tmp_path, sizes=(10, 10))
     marker = tmp_path / "pwned"
     dump(tmp_path / "train_data_batch_2", {"data": Payload(marker), "labels": [1]})
-    user_error(ImageNet16(root=str(tmp_path)), tmp_path / "train_data_batch_2",
-               f"{os.system.__module__}.system", "refused")
+    user_error(
+        ImageNet16(root=str(tmp_path)),
+        tmp_path / "train_data_batch_2",
+        f"{os.system.__module__}.system",
+        "refused",
+    )
     assert not marker.exists()
 
 
@@ -392,9 +459,16 @@ def test_an_imagenet16_pickle_payload_is_never_executed_from_the_cli(tmp_path):
     write_imagenet16(tmp_path, sizes=(10,))
     marker = tmp_path / "pwned"
     dump(tmp_path / "train_data_batch_2", {"data": Payload(marker), "labels": [1]})
-    out = freedarts("search", "scorer=snip", "data=imagenet16_120", f"data.root={tmp_path}",
-                    "benchmark=none", "space.N=1", f"hydra.run.dir={tmp_path / 'run'}",
-                    cwd=tmp_path)
+    out = freedarts(
+        "search",
+        "scorer=snip",
+        "data=imagenet16_120",
+        f"data.root={tmp_path}",
+        "benchmark=none",
+        "space.N=1",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        cwd=tmp_path,
+    )
     assert out.returncode == 2, out.stderr
     lines = [line for line in out.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "train_data_batch_2" in lines[0] and "refused" in lines[0]
@@ -403,17 +477,22 @@ def test_an_imagenet16_pickle_payload_is_never_executed_from_the_cli(tmp_path):
 
 # ----------------------------------------------------------------------------- options
 
-UNITS = {"synthetic": lambda **kw: Synthetic(**kw),
-         "cifar10": lambda **kw: CIFAR("cifar10", root="/nowhere", **kw),
-         "imagenet16_120": lambda **kw: ImageNet16(root="/nowhere", **kw)}
+UNITS = {
+    "synthetic": lambda **kw: Synthetic(**kw),
+    "cifar10": lambda **kw: CIFAR("cifar10", root="/nowhere", **kw),
+    "imagenet16_120": lambda **kw: ImageNet16(root="/nowhere", **kw),
+}
 
 
 @pytest.mark.parametrize("unit", sorted(UNITS))
 @pytest.mark.parametrize("value", [0, -1, 1.5, True, "abc", None])
 def test_batch_size_must_be_a_positive_integer(unit, value):
     # refused where the option is read, before any file is looked for
-    with pytest.raises(UserError, match=rf"^data.batch_size={value} is not a positive integer: "
-                                        r"use e.g. data.batch_size=64$"):
+    with pytest.raises(
+        UserError,
+        match=rf"^data.batch_size={value} is not a positive integer: "
+        r"use e.g. data.batch_size=64$",
+    ):
         UNITS[unit](batch_size=value)
     assert UNITS[unit](batch_size=1).batch_size == 1
 
@@ -433,8 +512,11 @@ def test_imagenet16_keeps_at_most_its_1000_classes():
 
 def test_cifar_num_classes_must_match_the_set():
     assert CIFAR("cifar100", root="/nowhere").num_classes == 100  # the set's own by default
-    with pytest.raises(UserError, match="data.num_classes=10 does not match cifar100, which has "
-                                        "100 classes: use data.num_classes=100"):
+    with pytest.raises(
+        UserError,
+        match="data.num_classes=10 does not match cifar100, which has "
+        "100 classes: use data.num_classes=100",
+    ):
         CIFAR("cifar100", root="/nowhere", num_classes=10)
     with pytest.raises(UserError, match=r"data.name=\['cifar10'\] is not a CIFAR set"):
         CIFAR(["cifar10"], root="/nowhere")
@@ -442,13 +524,21 @@ def test_cifar_num_classes_must_match_the_set():
 
 @pytest.mark.parametrize("value", ["0", "-1"])
 def test_a_bad_batch_size_is_one_error_line_from_the_cli(tmp_path, value):
-    out = freedarts("search", "scorer=snip", "data=synthetic", f"data.batch_size={value}",
-                    "benchmark=none", "space.N=1", f"hydra.run.dir={tmp_path / 'run'}",
-                    cwd=tmp_path)
+    out = freedarts(
+        "search",
+        "scorer=snip",
+        "data=synthetic",
+        f"data.batch_size={value}",
+        "benchmark=none",
+        "space.N=1",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        cwd=tmp_path,
+    )
     assert out.returncode == 2, out.stderr
     lines = [line for line in out.stderr.splitlines() if line.startswith("error:")]
-    assert lines == [f"error: data.batch_size={value} is not a positive integer: use e.g. "
-                     "data.batch_size=64"], out.stderr
+    assert lines == [
+        f"error: data.batch_size={value} is not a positive integer: use e.g. data.batch_size=64"
+    ], out.stderr
     assert "Traceback" not in out.stderr + out.stdout
 
 
@@ -461,6 +551,7 @@ def test_synthetic_is_seeded_and_labels_differ():
 
 
 # ----------------------------------------------------------------------------- real subset
+
 
 def test_the_shared_cifar10_subset_loads(cifar10_subset):
     folder = cifar10_subset / "cifar-10-batches-py"
@@ -477,13 +568,13 @@ def test_the_shared_cifar10_subset_loads(cifar10_subset):
     same = CIFAR("cifar10", root=str(folder))._arrays()
     assert np.array_equal(same[0], images) and np.array_equal(same[1], labels)
     b = data.batch(0, torch.float64, CPU)
-    x, y = expected_batch(ref_images, ref_labels, 0, 64, data_mod._CIFAR_MEAN,
-                          data_mod._CIFAR_STD)
+    x, y = expected_batch(ref_images, ref_labels, 0, 64, data_mod._CIFAR_MEAN, data_mod._CIFAR_STD)
     assert torch.equal(b.images, x) and torch.equal(b.labels, y)
     assert abs(b.images.mean().item()) < 0.5  # normalised
 
 
 # ----------------------------------------------------------------------------- search split
+
 
 def search_split(tmp_path, n=20, **options):
     write_cifar10(tmp_path, n=n)
@@ -496,7 +587,7 @@ def test_the_search_split_halves_are_disjoint_equal_and_fixed(tmp_path):
     assert len(train) == len(valid) == split.half_size == 50
     assert not set(train) & set(valid)
     again = CIFAR(root=str(tmp_path), batch_size=8).search_split()
-    assert all(np.array_equal(a, b) for a, b in zip(split.halves, again.halves))
+    assert all(np.array_equal(a, b) for a, b in zip(split.halves, again.halves, strict=True))
     other = CIFAR(root=str(tmp_path), batch_size=8).search_split(split_seed=1)
     assert not np.array_equal(split.halves[0], other.halves[0])
 
@@ -507,7 +598,7 @@ def test_an_epoch_is_replayed_exactly_and_covers_each_half_once(tmp_path):
     two = list(split.epoch(3, 2, torch.float64, CPU))
     assert len(one) == split.steps() == 7  # 50 images in batches of 8: the last holds 2
     assert [len(t.labels) for t, _ in one] == [8] * 6 + [2]
-    for (t1, v1), (t2, v2) in zip(one, two):
+    for (t1, v1), (t2, v2) in zip(one, two, strict=True):
         assert torch.equal(t1.images, t2.images) and torch.equal(v1.labels, v2.labels)
     later = list(split.epoch(3, 3, torch.float64, CPU))
     assert not torch.equal(one[0][0].images, later[0][0].images)
@@ -526,13 +617,19 @@ def test_augmentation_is_a_padded_crop_and_maybe_a_flip_of_the_image(tmp_path):
     idx = split.halves[0][:8]
     batch = split._augmented(idx, gen, torch.float64, CPU)
     flips = 0
-    for x, i in zip(batch.images, idx):
+    for x, i in zip(batch.images, idx, strict=True):
         raw = torch.from_numpy(split.images[i]).permute(2, 0, 1).double() / 255
         padded = torch.nn.functional.pad(raw, (4, 4, 4, 4))
         pixels = x * std + mean
-        found = [(dy, dx, f) for dy in range(9) for dx in range(9) for f in (False, True)
-                 if torch.allclose(pixels, (lambda c: c.flip(-1) if f else c)(
-                     padded[:, dy:dy + 32, dx:dx + 32]))]
+        found = [
+            (dy, dx, f)
+            for dy in range(9)
+            for dx in range(9)
+            for f in (False, True)
+            if torch.allclose(
+                pixels, (lambda c: c.flip(-1) if f else c)(padded[:, dy : dy + 32, dx : dx + 32])
+            )
+        ]
         assert found, "an augmented image is no crop/flip of its original"
         flips += found[0][2]
     assert 0 < flips < 8

@@ -5,18 +5,22 @@ import torch.nn.functional as F
 from freedarts_cli.depthwise import DepthwiseConv2d
 
 
-@pytest.mark.parametrize("batch,channels,height,width,kernel,stride,padding,dilation", [
-    (1, 16, 32, 32, 3, 1, 1, 1),   # sep_conv_3x3
-    (1, 16, 32, 32, 5, 1, 2, 1),   # sep_conv_5x5
-    (1, 8, 16, 16, 3, 1, 2, 2),    # dil_conv_3x3
-    (1, 8, 16, 16, 5, 1, 4, 2),    # dil_conv_5x5
-    (2, 6, 15, 17, 3, 2, 1, 1),    # stride 2, odd and unequal sizes, a batch
-    (3, 4, 12, 9, 5, 2, 4, 2),     # stride 2 and dilation
-    (2, 5, 9, 11, 7, 2, 3, 1),     # MobileNet's 7x7
-    (1, 3, 8, 8, 3, 1, 0, 1),      # no padding
-])
-def test_float64_taps_equal_pytorchs_depthwise_conv(batch, channels, height, width, kernel,
-                                                    stride, padding, dilation):
+@pytest.mark.parametrize(
+    "batch,channels,height,width,kernel,stride,padding,dilation",
+    [
+        (1, 16, 32, 32, 3, 1, 1, 1),  # sep_conv_3x3
+        (1, 16, 32, 32, 5, 1, 2, 1),  # sep_conv_5x5
+        (1, 8, 16, 16, 3, 1, 2, 2),  # dil_conv_3x3
+        (1, 8, 16, 16, 5, 1, 4, 2),  # dil_conv_5x5
+        (2, 6, 15, 17, 3, 2, 1, 1),  # stride 2, odd and unequal sizes, a batch
+        (3, 4, 12, 9, 5, 2, 4, 2),  # stride 2 and dilation
+        (2, 5, 9, 11, 7, 2, 3, 1),  # MobileNet's 7x7
+        (1, 3, 8, 8, 3, 1, 0, 1),  # no padding
+    ],
+)
+def test_float64_taps_equal_pytorchs_depthwise_conv(
+    batch, channels, height, width, kernel, stride, padding, dilation
+):
     torch.manual_seed(0)
     conv = DepthwiseConv2d(channels, kernel, stride, padding, dilation).double()
     x = torch.randn(batch, channels, height, width, dtype=torch.float64, requires_grad=True)
@@ -27,7 +31,7 @@ def test_float64_taps_equal_pytorchs_depthwise_conv(batch, channels, height, wid
     upstream = torch.randn_like(ours)
     grads = torch.autograd.grad((ours * upstream).sum(), (x, conv.weight))
     expected = torch.autograd.grad((theirs * upstream).sum(), (x, conv.weight))
-    for g, e in zip(grads, expected):
+    for g, e in zip(grads, expected, strict=True):
         assert torch.allclose(g, e, rtol=1e-10, atol=1e-12)
 
 

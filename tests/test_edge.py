@@ -22,7 +22,7 @@ def test_mixed_edge_is_the_raw_alpha_weighted_sum_none_included():
     upstream = torch.randn_like(ours)
     g_ours = torch.autograd.grad(ours, (x, alpha), upstream)
     g_full = torch.autograd.grad(full, (x, alpha), upstream)
-    for a, b in zip(g_ours, g_full):
+    for a, b in zip(g_ours, g_full, strict=True):
         assert torch.allclose(a, b, rtol=1e-12, atol=0)
     assert g_ours[1][OPS.index("none")] == 0  # none's α gets the exact zero it always had
 

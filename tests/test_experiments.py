@@ -1,5 +1,6 @@
 """Every experiment config composes, job by job, as its sweep would run it; the sweep names real
 methods and options; each published row's mapping points at runs the experiment produces."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -72,8 +73,13 @@ def needs_method(row: str) -> None:
 def group_overrides(path: Path) -> set[str]:
     """The config groups a file's defaults list overrides (``override /data: ...``)."""
     defaults = OmegaConf.load(path).get("defaults", [])
-    return {key.split("/", 1)[-1] for entry in defaults if not isinstance(entry, str)
-            for key in dict(entry) if key.startswith("override")}
+    return {
+        key.split("/", 1)[-1]
+        for entry in defaults
+        if not isinstance(entry, str)
+        for key in dict(entry)
+        if key.startswith("override")
+    }
 
 
 _ROW_CONFIGS: dict = {}
@@ -117,8 +123,10 @@ def test_experiment_sweeps_compose_with_real_methods_and_options(hydra_compose, 
         assert "freedarts tables" in header or "freedarts figures" in header
         assert "Run time" in header
     for key in params:
-        assert key in (ROW_KEY, "seed", "pruning", "scorer", "a", "method.mc_samples"), \
-            (experiment, key)
+        assert key in (ROW_KEY, "seed", "pruning", "scorer", "a", "method.mc_samples"), (
+            experiment,
+            key,
+        )
     for row in params.get(ROW_KEY, []):
         assert row in ROWS, f"{experiment}: no conf/experiment/row/{row}.yaml"
     seen = 0
@@ -168,7 +176,8 @@ def test_each_published_row_is_produced_by_its_experiment(hydra_compose, table_i
             for key, value in {**(spec.get("match") or {}), **rspec["match"]}.items():
                 assert key in written, f"{table_id}/{row_id}: {experiment} writes no {key}"
                 options = params.get(f"method.{key}") or (
-                    written[key] if isinstance(written[key], ListConfig) else [written[key]])
+                    written[key] if isinstance(written[key], ListConfig) else [written[key]]
+                )
                 assert any(_eq(w, value) for w in options), (table_id, row_id, key, value)
             continue
         for col in spec["columns"]:
@@ -177,13 +186,16 @@ def test_each_published_row_is_produced_by_its_experiment(hydra_compose, table_i
             run = col["run"].format(rspec["run"]) if "run" in col else rspec["run"]
             assert run in swept, f"{table_id}/{row_id}: row {run} is not swept by {experiment}"
             needs_method(run)
-            cfg = _ROW_CONFIGS.get(run, (None, None))[1] or \
-                hydra_compose([f"experiment={experiment}", f"{ROW_KEY}={run}"])
+            cfg = _ROW_CONFIGS.get(run, (None, None))[1] or hydra_compose(
+                [f"experiment={experiment}", f"{ROW_KEY}={run}"]
+            )
             method = cfg.hydra.runtime.choices["method"]
-            match = {**(spec.get("match") or {}), **(col.get("match") or {}),
-                     **rspec["match"]}
-            setting = {**(spec.get("setting") or {}), **(col.get("setting") or {}),
-                       **(rspec.get("setting") or {})}
+            match = {**(spec.get("match") or {}), **(col.get("match") or {}), **rspec["match"]}
+            setting = {
+                **(spec.get("setting") or {}),
+                **(col.get("setting") or {}),
+                **(rspec.get("setting") or {}),
+            }
             written = expected_columns(cfg, method)
             for key, value in {**match, **setting}.items():
                 assert key in written, f"{table_id}/{row_id}: {run} writes no {key}"
@@ -195,8 +207,11 @@ def expected_columns(cfg, method: str) -> dict:
     choices = cfg.hydra.runtime.choices
     out = {"space": cfg.space.get("name", choices["space"]), "method": method, "a": cfg.a}
     if method == "freedarts":
-        out["scorer"] = {"zeros_d": "synflow", "zeros": "snip",
-                         "zeros_l": "snip_random_labels"}.get(choices["scorer"], choices["scorer"])
+        out["scorer"] = {
+            "zeros_d": "synflow",
+            "zeros": "snip",
+            "zeros_l": "snip_random_labels",
+        }.get(choices["scorer"], choices["scorer"])
         reinit = cfg.pruning.get("reinit", True)
         out["pruning"] = choices["pruning"] if reinit else "iterative_keep_init"
         return out
@@ -224,8 +239,9 @@ def test_every_row_file_is_used_and_selects_a_method():
 
 
 def test_cli_prints_an_experiment_config():
-    out = freedarts("search", "experiment=journal_table3", "+experiment/row=fd_iterative_snip",
-                    "--cfg", "job")
+    out = freedarts(
+        "search", "experiment=journal_table3", "+experiment/row=fd_iterative_snip", "--cfg", "job"
+    )
     assert out.returncode == 0, out.stderr
     assert "Snip" in out.stdout and "Iterative" in out.stdout
     assert "freedarts_cli.data.CIFAR" in out.stdout  # image-reading rows read real CIFAR-10

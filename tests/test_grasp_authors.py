@@ -1,5 +1,6 @@
 """scorer=grasp_authors: GraSP-α as the authors' NB201 notebook computes it (AUTHORS_CODE.md §1.7,
 bugs B4/B5), checked step by step against plain autograd and torch.optim.Adam."""
+
 import pandas as pd
 import pytest
 import torch
@@ -34,8 +35,8 @@ class Tiny(nn.Module):
 
     def forward(self, x):
         h = x @ self.w1.T
-        h = sum(a * o for a, o in zip(self.alpha[0], self.ops(h)))
-        h = sum(a * o for a, o in zip(self.alpha[1], self.ops(torch.tanh(h))))
+        h = sum(a * o for a, o in zip(self.alpha[0], self.ops(h), strict=True))
+        h = sum(a * o for a, o in zip(self.alpha[1], self.ops(torch.tanh(h)), strict=True))
         return h @ self.w2.T
 
 
@@ -58,18 +59,19 @@ def test_scores_equal_the_recipe_written_out_with_plain_autograd():
         return F.cross_entropy(ref(b.images), b.labels)
 
     alpha = net.alpha.detach().clone().requires_grad_()
-    alpha0 = alpha.detach().clone()                                    # 1. α0
-    loss(alpha).backward()                                             # 2. g at α0
+    alpha0 = alpha.detach().clone()  # 1. α0
+    loss(alpha).backward()  # 2. g at α0
     g = alpha.grad.detach().clone()
     torch.optim.Adam([alpha], lr=3e-2, betas=(0.5, 0.999), weight_decay=1e-3).step()  # 3. α1
     assert (alpha.detach() - alpha0).abs().max() == pytest.approx(0.03, rel=1e-3)
-    alpha.grad = None                                                  # p_model: no .grad
+    alpha.grad = None  # p_model: no .grad
     (big_g,) = torch.autograd.grad(loss(alpha), alpha, create_graph=True)  # 4. G at α1
-    pairs = list(zip((big_g,), g))       # 5. their zip(grads, vector): one pair, row 0 of g (B4)
+    # 5. their zip(grads, vector) truncates to one pair, row 0 of g (B4): unequal on purpose
+    pairs = list(zip((big_g,), g, strict=False))
     assert len(pairs) == 1 and torch.equal(pairs[0][1], g[0])
     prod = sum((gi * vi).sum() for gi, vi in pairs)
     (hv,) = torch.autograd.grad(prod, alpha)
-    expected = torch.stack([alpha0[e] * hv[e] for e in range(2)])   # 6. α0[e] ⊙ (Hṽ)[e]
+    expected = torch.stack([alpha0[e] * hv[e] for e in range(2)])  # 6. α0[e] ⊙ (Hṽ)[e]
     assert torch.allclose(scores, expected, rtol=1e-10, atol=0)
     assert torch.all(scores[:, 0] == 0) and (scores[:, 1:] < 0).any()
 
@@ -100,15 +102,17 @@ def test_adam_step_is_torch_optim_adams_first_step(dtype):
     for kw in ({}, {"lr": 0.1, "betas": (0.9, 0.99), "weight_decay": 0.0}):
         p = torch.nn.Parameter(alpha0.clone())
         p.grad = g.clone()
-        torch.optim.Adam([p], **{"lr": 0.03, "betas": (0.5, 0.999), "weight_decay": 1e-3,
-                                 **kw}).step()
+        torch.optim.Adam(
+            [p], **{"lr": 0.03, "betas": (0.5, 0.999), "weight_decay": 1e-3, **kw}
+        ).step()
         ours = GraSPAuthors(**kw).adam_step(alpha0, g)
         assert torch.allclose(ours, p.detach(), rtol=0, atol=4 * torch.finfo(dtype).eps)
     # the closed form of the first step: α0 − lr·d/(|d| + eps), d = g + wd·α0
     d = g + 1e-3 * alpha0
     closed = alpha0 - 0.03 * d / (d.abs() + 1e-8)
-    assert torch.allclose(GraSPAuthors().adam_step(alpha0, g), closed, rtol=0,
-                          atol=4 * torch.finfo(dtype).eps)
+    assert torch.allclose(
+        GraSPAuthors().adam_step(alpha0, g), closed, rtol=0, atol=4 * torch.finfo(dtype).eps
+    )
 
 
 def test_alpha_and_training_flags_are_unchanged_after_scoring():
@@ -141,16 +145,23 @@ def test_alpha_is_restored_when_the_pass_fails():
 
 def test_bad_betas_are_a_user_error():
     from freedarts_cli.errors import UserError
+
     with pytest.raises(UserError, match="betas"):
         GraSPAuthors(betas=(1.0, 0.999))
 
 
-@pytest.mark.parametrize("space", [["space=nb201"],
-                                   ["space=nb1shot1", "space.cells_per_stack=1"]])
+@pytest.mark.parametrize("space", [["space=nb201"], ["space=nb1shot1", "space.cells_per_stack=1"]])
 def test_cli_runs_grasp_authors(tmp_path, space):
-    out = freedarts("search", *space, "scorer=grasp_authors", "data=synthetic",
-                    "data.batch_size=8", "benchmark=none", "threads=1",
-                    f"hydra.run.dir={tmp_path}/r")
+    out = freedarts(
+        "search",
+        *space,
+        "scorer=grasp_authors",
+        "data=synthetic",
+        "data.batch_size=8",
+        "benchmark=none",
+        "threads=1",
+        f"hydra.run.dir={tmp_path}/r",
+    )
     assert out.returncode == 0, out.stderr
     row = pd.read_csv(tmp_path / "r" / "result.csv").iloc[0]
     assert row["scorer"] == "grasp_authors" and row["dtype"] == "float32"

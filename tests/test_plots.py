@@ -1,4 +1,5 @@
 """`freedarts figures`: every figure from a synthetic result tree, written as PNG and PDF."""
+
 import pytest
 from omegaconf import OmegaConf
 
@@ -49,28 +50,50 @@ def test_figure_errors_name_the_fix(tmp_path):
 
 
 def test_where_filters_runs(tree, tmp_path):
-    text = make_figure(figures_cfg([tree], figure="cost_accuracy", out=str(tmp_path),
-                                   where={"method": "freedarts"}, formats=["png"],
-                                   datasets=["cifar10"]))
-    n = sum(r["method"] == "freedarts" for r in fake_runs(seeds=2, a_values=(1e-5, 1e-3, 1e-2,
-                                                                              1.0)))
+    text = make_figure(
+        figures_cfg(
+            [tree],
+            figure="cost_accuracy",
+            out=str(tmp_path),
+            where={"method": "freedarts"},
+            formats=["png"],
+            datasets=["cifar10"],
+        )
+    )
+    n = sum(
+        r["method"] == "freedarts" for r in fake_runs(seeds=2, a_values=(1e-5, 1e-3, 1e-2, 1.0))
+    )
     assert f"{n} runs" in text
 
 
 def test_parse_arch():
     arch = "|nor_conv_3x3~0|+|skip_connect~0|none~1|+|avg_pool_3x3~0|nor_conv_1x1~1|none~2|"
-    assert parse_arch(arch) == ["nor_conv_3x3", "skip_connect", "none", "avg_pool_3x3",
-                                "nor_conv_1x1", "none"]
+    assert parse_arch(arch) == [
+        "nor_conv_3x3",
+        "skip_connect",
+        "none",
+        "avg_pool_3x3",
+        "nor_conv_1x1",
+        "none",
+    ]
     with pytest.raises(ValueError):
         parse_arch("|nor_conv_3x3~0|")
 
 
 def test_figures_command(tmp_path):
-    rows = [r for r in fake_runs(seeds=2) if r["method"] == "freedarts"
-            and r["scorer"] == "synflow"]
+    rows = [
+        r for r in fake_runs(seeds=2) if r["method"] == "freedarts" and r["scorer"] == "synflow"
+    ]
     write_tree(tmp_path / "runs", rows, trajectories=False)
-    out = freedarts("figures", str(tmp_path / "runs"), "figure=a_study", f"out={tmp_path}",
-                    "formats=[png]", "dpi=50", "datasets=[cifar10]")
+    out = freedarts(
+        "figures",
+        str(tmp_path / "runs"),
+        "figure=a_study",
+        f"out={tmp_path}",
+        "formats=[png]",
+        "dpi=50",
+        "datasets=[cifar10]",
+    )
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "a_study.png").stat().st_size > 0
     assert not (tmp_path / "a_study.pdf").exists()
@@ -88,13 +111,22 @@ def write_study(root, n=60):
     archs = [f"arch{i}" for i in range(n)]
     acc = rng.uniform(10, 94, n)
     synflow = np.where(acc < 20, 0.0, 10.0 ** (acc / 2))
-    rows = [(a, "synflow", 0, v, 0.1) for a, v in zip(archs, synflow)]
-    rows += [(a, "flops", 0, v, 0.01) for a, v in zip(archs, acc + rng.normal(0, 5, n))]
+    rows = [(a, "synflow", 0, v, 0.1) for a, v in zip(archs, synflow, strict=True)]
+    rows += [
+        (a, "flops", 0, v, 0.01) for a, v in zip(archs, acc + rng.normal(0, 5, n), strict=True)
+    ]
     root.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows, columns=["arch", "proxy", "seed", "value", "seconds"]).to_csv(
-        root / "proxy_scores.csv", index=False)
-    pd.DataFrame({"arch": archs, "cifar10_test": acc, "cifar100_test": acc - 20,
-                  "imagenet16_120_test": acc - 50}).to_csv(root / "accuracies.csv", index=False)
+        root / "proxy_scores.csv", index=False
+    )
+    pd.DataFrame(
+        {
+            "arch": archs,
+            "cifar10_test": acc,
+            "cifar100_test": acc - 20,
+            "imagenet16_120_test": acc - 50,
+        }
+    ).to_csv(root / "accuracies.csv", index=False)
     return root
 
 

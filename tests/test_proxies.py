@@ -1,4 +1,5 @@
 """Zero-cost proxies on whole networks: formulas against independent computations."""
+
 import copy
 import math
 
@@ -9,15 +10,21 @@ from torch import nn
 
 from freedarts_cli.data import Batch, Synthetic
 from freedarts_cli.errors import UserError
-from freedarts_cli.proxies import (AGGREGATES, PROXIES, ProxyError, combine, percentile_ranks,
-                                   resolve)
+from freedarts_cli.proxies import (
+    AGGREGATES,
+    PROXIES,
+    ProxyError,
+    combine,
+    percentile_ranks,
+    resolve,
+)
 from freedarts_cli.proxies.activation import relu_kernel
 from freedarts_cli.spaces.nb201 import NB201Space
 
 from .proxies import CPU, F64, Tiny, tiny_batch
 
 CONV3 = [3] * 6  # every edge nor_conv_3x3
-NONE = [0] * 6   # every edge none: the output ignores the input
+NONE = [0] * 6  # every edge none: the output ignores the input
 
 
 def network(choice=(2, 3, 4, 1, 3, 2), seed=0, dtype=F64):
@@ -30,9 +37,25 @@ def batch(n=8, seed=0, dtype=F64):
 
 
 def test_registry_names_and_data_needs():
-    assert {"synflow", "snip", "grasp", "fisher", "grad_norm", "jacob_cov", "nwot", "zen",
-            "meco", "swap", "zico", "epe_nas", "l2_norm", "plain", "flops", "params",
-            "trainable_layers"} <= set(PROXIES)
+    assert {
+        "synflow",
+        "snip",
+        "grasp",
+        "fisher",
+        "grad_norm",
+        "jacob_cov",
+        "nwot",
+        "zen",
+        "meco",
+        "swap",
+        "zico",
+        "epe_nas",
+        "l2_norm",
+        "plain",
+        "flops",
+        "params",
+        "trainable_layers",
+    } <= set(PROXIES)
     agnostic = {n for n, p in PROXIES.items() if not p.needs_data}
     assert {"synflow", "zen", "meco", "flops", "params", "trainable_layers", "l2_norm"} <= agnostic
     assert not agnostic & {"snip", "nwot", "swap", "zico", "epe_nas", "plain"}
@@ -58,8 +81,11 @@ def test_synflow_matches_a_brute_force_computation_on_a_copy():
         for p in ref.parameters():
             p.abs_()
     ref(torch.ones(1, 3, 32, 32, dtype=F64)).sum().backward()
-    expected = sum((m.weight * m.weight.grad).abs().sum().item() for m in ref.modules()
-                   if isinstance(m, (nn.Conv2d, nn.Linear)))
+    expected = sum(
+        (m.weight * m.weight.grad).abs().sum().item()
+        for m in ref.modules()
+        if isinstance(m, (nn.Conv2d, nn.Linear))
+    )
     assert score == pytest.approx(expected, rel=1e-10)
 
 
@@ -67,8 +93,11 @@ def test_synflow_by_hand_on_a_linear_chain():
     # Without biases each layer's Σ θ·∂R/∂θ is R itself (R is linear in each layer): S = 2R.
     torch.manual_seed(0)
     net = Tiny(nn.Linear(3, 5, bias=False), nn.ReLU(), nn.Linear(5, 2, bias=False)).float()
-    r = (net[2].weight.abs().double() @ net[0].weight.abs().double() @ torch.ones(3, 1,
-         dtype=F64)).sum().item()
+    r = (
+        (net[2].weight.abs().double() @ net[0].weight.abs().double() @ torch.ones(3, 1, dtype=F64))
+        .sum()
+        .item()
+    )
     assert PROXIES["synflow"](net) == pytest.approx(2 * r, rel=1e-12)
     assert net[0].weight.dtype == torch.float32  # scored on a float64 copy
 
@@ -148,18 +177,20 @@ def test_grasp_is_minus_theta_times_a_finite_difference_hessian_product():
 
     g, eps = grads(), 1e-6
     with torch.no_grad():
-        for w, gi in zip(weights, g):
+        for w, gi in zip(weights, g, strict=True):
             w.add_(eps * gi)
     plus = grads()
     with torch.no_grad():
-        for w, gi in zip(weights, g):
+        for w, gi in zip(weights, g, strict=True):
             w.sub_(2 * eps * gi)
     minus = grads()
     with torch.no_grad():
-        for w, gi in zip(weights, g):
+        for w, gi in zip(weights, g, strict=True):
             w.add_(eps * gi)
-    expected = sum((-w * (p - m) / (2 * eps)).sum().item()
-                   for w, p, m in zip(weights, plus, minus))
+    expected = sum(
+        (-w * (p - m) / (2 * eps)).sum().item()
+        for w, p, m in zip(weights, plus, minus, strict=True)
+    )
     assert PROXIES["grasp"](net, b) == pytest.approx(expected, rel=1e-6)
 
 
@@ -224,6 +255,7 @@ def test_combine_weights_percentiles_and_ignores_monotone_rescaling():
     logdet = np.array([10.0, 20.0, 30.0])
     synflow = np.array([1e30, 1e2, 1e10])
     combined = combine([logdet, synflow], [0.6, 0.4])
-    assert combined == pytest.approx([0.6 / 6 + 0.4 * 5 / 6, 0.6 * 3 / 6 + 0.4 / 6,
-                                      0.6 * 5 / 6 + 0.4 * 3 / 6])
+    assert combined == pytest.approx(
+        [0.6 / 6 + 0.4 * 5 / 6, 0.6 * 3 / 6 + 0.4 / 6, 0.6 * 5 / 6 + 0.4 * 3 / 6]
+    )
     assert combine([logdet, np.log(synflow)], [0.6, 0.4]) == pytest.approx(combined)

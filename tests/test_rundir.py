@@ -1,5 +1,6 @@
 """Run folders (issue 11 point 6): one run per folder, claimed while it runs, never overwritten
 by another config; result files written atomically with normal permissions."""
+
 import errno
 import os
 import stat
@@ -34,11 +35,20 @@ def test_a_correlate_folder_in_use_is_refused_so_no_rows_are_scored_twice(tmp_pa
 
 
 def test_a_killed_runs_lock_does_not_block_its_folder(tmp_path):
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from freedarts_cli import rundir\n"
-        f"with rundir.claimed({str(tmp_path)!r}):\n"
-        "    print('held', flush=True); time.sleep(60)")], cwd=REPO, stdout=subprocess.PIPE,
-        text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time; from freedarts_cli import rundir\n"
+                f"with rundir.claimed({str(tmp_path)!r}):\n"
+                "    print('held', flush=True); time.sleep(60)"
+            ),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "held"
     with pytest.raises(UserError, match="in use by a running run"):
         with rundir.claimed(tmp_path):
@@ -85,8 +95,14 @@ def test_result_files_get_normal_permissions(tmp_path):
     finally:
         os.umask(old)
     assert out.returncode == 0, out.stderr
-    for name in ("result.csv", "scores.csv", "trajectory.csv", "cell.png", "cell.pdf",
-                 ".hydra/config.yaml"):
+    for name in (
+        "result.csv",
+        "scores.csv",
+        "trajectory.csv",
+        "cell.png",
+        "cell.pdf",
+        ".hydra/config.yaml",
+    ):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644, name
 
 
@@ -121,9 +137,22 @@ def test_an_unwritable_folder_is_one_line(tmp_path):
 
 
 def test_sigint_is_one_line_and_leaves_no_result(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "freedarts_cli", "search", "space=darts",
-                             "pruning=iterative", "benchmark=none", f"hydra.run.dir={tmp_path}"],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "freedarts_cli",
+            "search",
+            "space=darts",
+            "pruning=iterative",
+            "benchmark=none",
+            f"hydra.run.dir={tmp_path}",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 120
     while not (tmp_path / ".hydra" / "config.yaml").exists() and time.time() < deadline:
         time.sleep(0.2)  # the search has started: its folder is claimed and recorded

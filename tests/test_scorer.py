@@ -87,7 +87,7 @@ def healthy_scores():
 def test_subnormal_float32_scores_are_an_error_naming_count_edges_and_fix():
     scores, mask = healthy_scores()
     check_scores(scores, mask, EDGES, OPS, dtype=torch.float32)  # none's 0 is no underflow
-    scores[2, 3] = 1e-40   # subnormal in float32 (tiny 1.18e-38), normal in float64
+    scores[2, 3] = 1e-40  # subnormal in float32 (tiny 1.18e-38), normal in float64
     scores[4, 1] = -3e-42  # GraSP scores are signed: the magnitude counts
     with pytest.raises(ScoreError) as err:
         check_scores(scores, mask, EDGES, OPS, " at round 3", torch.float32)
@@ -107,8 +107,9 @@ def test_subnormal_scores_are_found_in_a_float32_tensor_itself():
 def test_scores_underflowed_to_exactly_zero_on_a_real_op_are_an_error():
     scores, mask = healthy_scores()
     scores[5, 2] = 0.0  # nor_conv_1x1 cannot score 0: its gradient underflowed
-    with pytest.raises(ScoreError, match="1 of 30 is exactly 0 on ops that cannot score 0, "
-                                         "on edge 3<-2"):
+    with pytest.raises(
+        ScoreError, match="1 of 30 is exactly 0 on ops that cannot score 0, on edge 3<-2"
+    ):
         check_scores(scores, mask, EDGES, OPS, dtype=torch.float32)
     mask[5, 2] = False  # a pruned op is not compared
     check_scores(scores, mask, EDGES, OPS, dtype=torch.float32)
@@ -121,8 +122,15 @@ def test_subnormal_float64_scores_ask_for_a_larger_a():
         check_scores(scores, mask, EDGES, OPS, dtype=torch.float64)
 
 
-@pytest.mark.parametrize("scorer,dtype", [(SynFlow(), torch.float64), (SynFlow(), torch.float32),
-                                          (Snip(), torch.float32), (GraSP(), torch.float32)])
+@pytest.mark.parametrize(
+    "scorer,dtype",
+    [
+        (SynFlow(), torch.float64),
+        (SynFlow(), torch.float32),
+        (Snip(), torch.float32),
+        (GraSP(), torch.float32),
+    ],
+)
 def test_default_a_scores_are_never_taken_for_underflow(scorer, dtype):
     net = small_net(dtype=dtype)
     b = Synthetic(batch_size=8).batch(0, dtype, CPU) if scorer.needs_data else None
@@ -131,8 +139,15 @@ def test_default_a_scores_are_never_taken_for_underflow(scorer, dtype):
 
 def test_search_with_subnormal_float32_scores_exits_2_in_one_line(tmp_path):
     # The reproduction (15 cells): 20 of 22 non-zero float32 scores were subnormal.
-    out = freedarts("search", "space=nb201", "scorer=synflow", "dtype=float32", "a=3e-7",
-                    "benchmark=none", f"hydra.run.dir={tmp_path}/run")
+    out = freedarts(
+        "search",
+        "space=nb201",
+        "scorer=synflow",
+        "dtype=float32",
+        "a=3e-7",
+        "benchmark=none",
+        f"hydra.run.dir={tmp_path}/run",
+    )
     assert out.returncode == 2, out.stderr
     lines = [line for line in out.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
@@ -174,8 +189,9 @@ def test_grasp_hessian_vector_product_matches_finite_differences():
         hg = (grad_at(alpha0 + eps * g) - grad_at(alpha0 - eps * g)) / (2 * eps)
         expected = -(hg * alpha0)
         active = ~torch.isnan(scores)
-        errors.append(((scores[active] - expected[active]).abs().max()
-                       / expected[active].abs().max()).item())
+        errors.append(
+            ((scores[active] - expected[active]).abs().max() / expected[active].abs().max()).item()
+        )
     assert min(errors) < 1e-5, errors
 
 

@@ -7,8 +7,8 @@ from freedarts_cli.size import macs_m, params_m
 class Tiny(nn.Module):
     def __init__(self):
         super().__init__()
-        self.conv = nn.Conv2d(3, 8, 3, stride=2, padding=1, bias=False)     # 8x8 out
-        self.dw = nn.Conv2d(8, 8, 5, padding=2, groups=8, bias=False)        # depthwise
+        self.conv = nn.Conv2d(3, 8, 3, stride=2, padding=1, bias=False)  # 8x8 out
+        self.dw = nn.Conv2d(8, 8, 5, padding=2, groups=8, bias=False)  # depthwise
         self.bn = nn.BatchNorm2d(8)
         self.fc = nn.Linear(8, 10)
         self.auxiliary = nn.Linear(8, 10)  # DARTS' auxiliary head: not counted

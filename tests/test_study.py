@@ -1,4 +1,5 @@
 """freedarts correlate: sampling, shards, the append-only score table, resume after a kill."""
+
 import os
 import signal
 import subprocess
@@ -18,7 +19,7 @@ from .conftest import REPO
 def test_samples_are_seeded_uniform_and_without_replacement():
     space = NB201Space()
     everything = sample_archs(space, "all", 0)
-    assert len(everything) == 5 ** 6 == len({tuple(c) for c in everything})
+    assert len(everything) == 5**6 == len({tuple(c) for c in everything})
     a, b = sample_archs(space, 500, 0), sample_archs(space, 500, 0)
     assert a == b and len({tuple(c) for c in a}) == 500
     assert sample_archs(space, 500, 1) != a
@@ -30,7 +31,7 @@ def test_samples_are_seeded_uniform_and_without_replacement():
 
 def test_shards_partition_the_sample():
     sample = list(range(103))
-    parts = [sample[i - 1::4] for i in (parse_shard(f"{i}/4")[0] for i in range(1, 5))]
+    parts = [sample[i - 1 :: 4] for i in (parse_shard(f"{i}/4")[0] for i in range(1, 5))]
     assert sorted(sum(parts, [])) == sample
     for bad in ("0/4", "5/4", "a/b", "1", "2/1"):
         with pytest.raises(UserError, match="shard="):
@@ -71,15 +72,26 @@ def _umask():
 
 
 def correlate_cmd(out, *extra):
-    return [sys.executable, "-m", "freedarts_cli", "correlate", "proxy=synflow",
-            "n_archs=40", "seed=0,1", "threads=1", f"hydra.run.dir={out}", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "freedarts_cli",
+        "correlate",
+        "proxy=synflow",
+        "n_archs=40",
+        "seed=0,1",
+        "threads=1",
+        f"hydra.run.dir={out}",
+        *extra,
+    ]
 
 
 def test_a_killed_run_resumes_without_scoring_twice_or_missing_one(tmp_path, shared_table):
     out = tmp_path / "run"
     table = out / "proxy_scores.csv"
-    proc = subprocess.Popen(correlate_cmd(out), cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        correlate_cmd(out), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
         if table.exists() and len(table.read_text().splitlines()) > 11:
@@ -89,15 +101,15 @@ def test_a_killed_run_resumes_without_scoring_twice_or_missing_one(tmp_path, sha
     proc.wait()
     partial = pd.read_csv(table)
     assert 10 <= len(partial) < 80, "the kill came too late to test a resume"
-    done = subprocess.run(correlate_cmd(out), cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(correlate_cmd(out), cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "resuming:" in done.stderr
     scores = pd.read_csv(table)
     assert not scores.duplicated(["arch", "proxy", "seed"]).any()
     assert len(scores) == 80 and set(scores["seed"]) == {0, 1}
-    fresh = subprocess.run(correlate_cmd(tmp_path / "fresh"), cwd=REPO, capture_output=True,
-                           text=True, timeout=300)
+    fresh = subprocess.run(
+        correlate_cmd(tmp_path / "fresh"), cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert fresh.returncode == 0, fresh.stderr[-2000:]
     ref = pd.read_csv(tmp_path / "fresh" / "proxy_scores.csv")
     key = ["arch", "proxy", "seed"]
@@ -109,10 +121,16 @@ def test_a_killed_run_resumes_without_scoring_twice_or_missing_one(tmp_path, sha
     assert "C10 τ" in done.stdout
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["proxy=nope"], "proxy=nope"), (["n_archs=0"], "n_archs=0"), (["shard=3/2"], "shard=3/2"),
-    (["seed=abc"], "seed=abc"), (["space=darts"], "space=nb201"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["proxy=nope"], "proxy=nope"),
+        (["n_archs=0"], "n_archs=0"),
+        (["shard=3/2"], "shard=3/2"),
+        (["seed=abc"], "seed=abc"),
+        (["space=darts"], "space=nb201"),
+    ],
+)
 def test_bad_options_give_one_line_and_exit_2(cli, tmp_path, args, needle):
     res = cli("correlate", *args, f"hydra.run.dir={tmp_path}")
     assert res.returncode == 2, res.stderr[-1500:]

@@ -29,16 +29,37 @@ def write_runs(root, rows):
 
 
 def run(scorer, seed, acc, arch="x"):
-    return {"space": "nb201", "method": "freedarts", "scorer": scorer, "pruning": "oneshot",
-            "data": "none", "a": 1e-3, "seed": seed, "arch": f"{arch}{seed}",
-            "cifar10_test": acc, "cifar100_test": float("nan"), "search_seconds": 0.1}
+    return {
+        "space": "nb201",
+        "method": "freedarts",
+        "scorer": scorer,
+        "pruning": "oneshot",
+        "data": "none",
+        "a": 1e-3,
+        "seed": seed,
+        "arch": f"{arch}{seed}",
+        "cifar10_test": acc,
+        "cifar100_test": float("nan"),
+        "search_seconds": 0.1,
+    }
 
 
 def test_mean_population_std_and_best_run(tmp_path):
-    write_runs(tmp_path, [run("synflow", 0, 93.0), run("synflow", 1, 94.0),
-                          run("synflow", 2, 95.0), run("snip", 0, 90.0)])
-    table = aggregate(collect([tmp_path]), ["space", "scorer", "pruning", "a"],
-                      ["cifar10_test", "cifar100_test"], "cifar10_test")
+    write_runs(
+        tmp_path,
+        [
+            run("synflow", 0, 93.0),
+            run("synflow", 1, 94.0),
+            run("synflow", 2, 95.0),
+            run("snip", 0, 90.0),
+        ],
+    )
+    table = aggregate(
+        collect([tmp_path]),
+        ["space", "scorer", "pruning", "a"],
+        ["cifar10_test", "cifar100_test"],
+        "cifar10_test",
+    )
     syn = table[table.scorer == "synflow"].iloc[0]
     assert syn.n == 3
     assert syn.cifar10_test_mean == pytest.approx(94.0)
@@ -70,33 +91,63 @@ def test_missing_or_empty_folders_are_user_errors(tmp_path):
 # ---------------------------------------------------------------------------------------------
 
 OPS = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
-ACC = ["cifar10_valid", "cifar10_test", "cifar100_valid", "cifar100_test",
-       "imagenet16_120_valid", "imagenet16_120_test"]
+ACC = [
+    "cifar10_valid",
+    "cifar10_test",
+    "cifar100_valid",
+    "cifar100_test",
+    "imagenet16_120_valid",
+    "imagenet16_120_test",
+]
 CENTRES = {"cifar10": 93.0, "cifar100": 70.0, "imagenet16_120": 43.0}
 # per search iteration on NB201 (|O|=5, |E|=6), as Zero-Cost-PT Table 5 counts them
-PERTURBATIONS = {"fixed": 30, "random": 30, "global_op_iter": 105, "global_edge_iter": 105,
-                 "global_op_once": 55, "global_edge_once": 55}
+PERTURBATIONS = {
+    "fixed": 30,
+    "random": 30,
+    "global_op_iter": 105,
+    "global_edge_iter": 105,
+    "global_op_once": 55,
+    "global_edge_once": 55,
+}
 
 
 def _arch(rng, conv_only=False):
-    ops = (OPS[2:4] if conv_only else OPS)
+    ops = OPS[2:4] if conv_only else OPS
     picks = [ops[i] for i in rng.integers(0, len(ops), 6)]
     return "|{}~0|+|{}~0|{}~1|+|{}~0|{}~1|{}~2|".format(*picks)
 
 
 def _row(rng, seed, method, scorer, pruning, data, seconds, a=1e-3, **extra):
-    row = {"space": "nb201", "method": method, "scorer": scorer, "pruning": pruning,
-           "seed": seed, "a": a, "dtype": "float64", "device": "cpu", "data": data,
-           "arch": _arch(rng, conv_only=method == "freedarts" and a <= 1e-3),
-           "benchmark": "table", "benchmark_source": "nats_tss_test_acc_200ep.csv",
-           "benchmark_index": int(rng.integers(0, 15625))}
+    row = {
+        "space": "nb201",
+        "method": method,
+        "scorer": scorer,
+        "pruning": pruning,
+        "seed": seed,
+        "a": a,
+        "dtype": "float64",
+        "device": "cpu",
+        "data": data,
+        "arch": _arch(rng, conv_only=method == "freedarts" and a <= 1e-3),
+        "benchmark": "table",
+        "benchmark_source": "nats_tss_test_acc_200ep.csv",
+        "benchmark_index": int(rng.integers(0, 15625)),
+    }
     for col in ACC:
         ds = col.rsplit("_", 1)[0]
-        row[col] = round(CENTRES[ds] - 3 * rng.random() - (5 * math.log10(a / 1e-3) ** 2 / 5
-                                                            if a > 1e-3 else 0), 4)
-    row.update(search_seconds=round(seconds * (1 + 0.2 * rng.random()), 4),
-               peak_memory_mb=700.0, rounds=24 if pruning.startswith("iterative") else 1,
-               **extra, freedarts_version="0.1.0", torch_version="2.14.1", git_commit="abc")
+        row[col] = round(
+            CENTRES[ds] - 3 * rng.random() - (5 * math.log10(a / 1e-3) ** 2 / 5 if a > 1e-3 else 0),
+            4,
+        )
+    row.update(
+        search_seconds=round(seconds * (1 + 0.2 * rng.random()), 4),
+        peak_memory_mb=700.0,
+        rounds=24 if pruning.startswith("iterative") else 1,
+        **extra,
+        freedarts_version="0.1.0",
+        torch_version="2.14.1",
+        git_commit="abc",
+    )
     return row
 
 
@@ -106,52 +157,152 @@ def fake_runs(seeds=3, a_values=(1e-5, 1e-3, 1e-1)):
     rows = []
     for s in range(seeds):
         for pruning, sec in (("oneshot", 0.3), ("iterative", 3.3)):
-            for scorer, data in (("synflow", "none"), ("snip", "synthetic"),
-                                 ("snip_random_labels", "synthetic"), ("grasp", "synthetic")):
-                for a in (a_values if scorer == "synflow" else (1e-3,)):
+            for scorer, data in (
+                ("synflow", "none"),
+                ("snip", "synthetic"),
+                ("snip_random_labels", "synthetic"),
+                ("grasp", "synthetic"),
+            ):
+                for a in a_values if scorer == "synflow" else (1e-3,):
                     rows.append(_row(rng, s, "freedarts", scorer, pruning, data, sec, a=a))
         rows.append(_row(rng, s, "freedarts", "grasp_authors", "oneshot", "synthetic", 0.3))
         scale = dict(epochs=50, supernet_cells=5)
         for m in (1, 2, 3, 4):
-            rows.append(_row(rng, s, "balenas", "mu", "argmax", "synthetic", 600.0,
-                             mc_samples=m, **scale))
+            rows.append(
+                _row(rng, s, "balenas", "mu", "argmax", "synthetic", 600.0, mc_samples=m, **scale)
+            )
         for proxy in ("snip", "grasp", "synflow"):
             for n in (10, 50, 100):
-                rows.append(_row(rng, s, "balenas", proxy, "sample", "synthetic", 600.0,
-                                 mc_samples=3, n_samples=n, **scale))
+                rows.append(
+                    _row(
+                        rng,
+                        s,
+                        "balenas",
+                        proxy,
+                        "sample",
+                        "synthetic",
+                        600.0,
+                        mc_samples=3,
+                        n_samples=n,
+                        **scale,
+                    )
+                )
         rows.append(_row(rng, s, "random", "none", "random", "none", 0.001))
         for proxy in ("synflow", "snip", "grasp"):
             for n in (10, 100, 1000):
-                rows.append(_row(rng, s, "zero_cost", proxy, "sample",
-                                 "none" if proxy == "synflow" else "synthetic", n * 0.03,
-                                 n_samples=n))
+                rows.append(
+                    _row(
+                        rng,
+                        s,
+                        "zero_cost",
+                        proxy,
+                        "sample",
+                        "none" if proxy == "synflow" else "synthetic",
+                        n * 0.03,
+                        n_samples=n,
+                    )
+                )
         for n in (100, 1000):
-            rows.append(_row(rng, s, "naswot", "nwot", "sample", "synthetic", n * 0.05,
-                             n_samples=n, batch_size=128))
-        for proxy, order in [(p, "random") for p in ("fisher", "grad_norm", "grasp", "snip",
-                                                      "synflow", "nwot")] + \
-                            [("nwot", o) for o in ("fixed", "global_op_iter", "global_op_once",
-                                                   "global_edge_iter", "global_edge_once")]:
-            rows.append(_row(rng, s, "zero_cost_pt", proxy, f"perturbation_{order}",
-                             "none" if proxy == "synflow" else "synthetic", 60.0,
-                             n_proposals=10, n_validation=100, edge_order=order,
-                             batch_size=256, perturbations=PERTURBATIONS[order]))
-        rows.append(_row(rng, s, "tenas", "ntk_lr", "tenas", "synthetic", 120.0, ntk_C=3,
-                         ntk_N=1, ntk_batch=72, repeat=3, lr_samples=1000, lr_batches=3,
-                         precision=3, tenas_rounds=5))
+            rows.append(
+                _row(
+                    rng,
+                    s,
+                    "naswot",
+                    "nwot",
+                    "sample",
+                    "synthetic",
+                    n * 0.05,
+                    n_samples=n,
+                    batch_size=128,
+                )
+            )
+        for proxy, order in [
+            (p, "random") for p in ("fisher", "grad_norm", "grasp", "snip", "synflow", "nwot")
+        ] + [
+            ("nwot", o)
+            for o in (
+                "fixed",
+                "global_op_iter",
+                "global_op_once",
+                "global_edge_iter",
+                "global_edge_once",
+            )
+        ]:
+            rows.append(
+                _row(
+                    rng,
+                    s,
+                    "zero_cost_pt",
+                    proxy,
+                    f"perturbation_{order}",
+                    "none" if proxy == "synflow" else "synthetic",
+                    60.0,
+                    n_proposals=10,
+                    n_validation=100,
+                    edge_order=order,
+                    batch_size=256,
+                    perturbations=PERTURBATIONS[order],
+                )
+            )
+        rows.append(
+            _row(
+                rng,
+                s,
+                "tenas",
+                "ntk_lr",
+                "tenas",
+                "synthetic",
+                120.0,
+                ntk_C=3,
+                ntk_N=1,
+                ntk_batch=72,
+                repeat=3,
+                lr_samples=1000,
+                lr_batches=3,
+                precision=3,
+                tenas_rounds=5,
+            )
+        )
         for proxy in ("nwot", "synflow", "snip", "combined"):
             data = "none" if proxy == "synflow" else "synthetic"
-            rows.append(_row(rng, s, "random_search", proxy, "random_search", data, 20.0,
-                             n_models=500))
+            rows.append(
+                _row(rng, s, "random_search", proxy, "random_search", data, 20.0, n_models=500)
+            )
             for warmup in (0, 128):
-                rows.append(_row(rng, s, "evolution", proxy, "evolution", data, 25.0,
-                                 n_models=500, population=64, tournament=10, warmup=warmup,
-                                 zero_cost_move=True))
+                rows.append(
+                    _row(
+                        rng,
+                        s,
+                        "evolution",
+                        proxy,
+                        "evolution",
+                        data,
+                        25.0,
+                        n_models=500,
+                        population=64,
+                        tournament=10,
+                        warmup=warmup,
+                        zero_cost_move=True,
+                    )
+                )
         for space in ("darts", "darts_20cells", "darts_imagenet", "mobilenet"):
-            row = _row(rng, s, "freedarts", "synflow", "oneshot", "none", 1.5,
-                       a=5e-4 if space == "darts_imagenet" else 1e-3)
-            row.update({c: float("nan") for c in ACC}, space=space, benchmark="none",
-                       params_m=round(3 + rng.random(), 3), flops_m=round(500 + 100 * rng.random()))
+            row = _row(
+                rng,
+                s,
+                "freedarts",
+                "synflow",
+                "oneshot",
+                "none",
+                1.5,
+                a=5e-4 if space == "darts_imagenet" else 1e-3,
+            )
+            row.update(
+                {c: float("nan") for c in ACC},
+                space=space,
+                benchmark="none",
+                params_m=round(3 + rng.random(), 3),
+                flops_m=round(500 + 100 * rng.random()),
+            )
             rows.append(row)
     return rows
 
@@ -165,10 +316,17 @@ def write_tree(root, rows, trajectories=True):
         pd.DataFrame([row]).to_csv(d / "result.csv", index=False)
         if trajectories and row["method"] == "freedarts":
             n = 24 if row["pruning"].startswith("iterative") else 1
-            traj = [{"round": r if n > 1 else 0, "removed_edge": "", "removed_op": "",
-                     "removed_score": 0.0, "arch": row["arch"],
-                     **{c: row[c] - (n - r) * rng.random() * 0.5 for c in ACC}}
-                    for r in range(1, n + 1)]
+            traj = [
+                {
+                    "round": r if n > 1 else 0,
+                    "removed_edge": "",
+                    "removed_op": "",
+                    "removed_score": 0.0,
+                    "arch": row["arch"],
+                    **{c: row[c] - (n - r) * rng.random() * 0.5 for c in ACC},
+                }
+                for r in range(1, n + 1)
+            ]
             pd.DataFrame(traj).to_csv(d / "trajectory.csv", index=False)
     return root
 
@@ -270,7 +428,7 @@ def test_error_tables_convert_ours_to_error(tree, tmp_path):
     header = rows["Search Order"]
     col = header.index("# of Perturbations ours")
     row = next(v for k, v in rows.items() if k.startswith("global-op-iter"))
-    assert row[col:col + 2] == ["105", "½|O||E|(|E|+1)"]
+    assert row[col : col + 2] == ["105", "½|O||E|(|E|+1)"]
 
 
 def test_quoted_rows_search_cost_and_nan(tree, tmp_path):
@@ -283,9 +441,13 @@ def test_quoted_rows_search_cost_and_nan(tree, tmp_path):
     cost = header.index("Search Cost (GPU sec.) ours")
     assert gdas[cost] == "–" and gdas[cost + 1] == "28925.91"
     fd = next(v for k, v in rows.items() if k.startswith("FreeDARTS"))
-    runs = df[(df.space == "nb201") & (df.method == "freedarts") & (df.scorer == "synflow")
-              & (df.pruning == "oneshot")
-              & (df.a == 1e-3)]
+    runs = df[
+        (df.space == "nb201")
+        & (df.method == "freedarts")
+        & (df.scorer == "synflow")
+        & (df.pruning == "oneshot")
+        & (df.a == 1e-3)
+    ]
     mean, std = split_pm(fd[cost])
     assert mean == pytest.approx(runs.search_seconds.mean(), abs=5e-4)
     assert std == pytest.approx(runs.search_seconds.std(ddof=0), abs=5e-4)
@@ -309,8 +471,11 @@ def test_reduced_setting_is_labelled_and_duplicates_count_once(tmp_path):
     random = next(r for r in t.rows if r.id == "random")
     assert random.cells["cifar10_test"].n == 2 and t.duplicates == 2
     # with runs at the published setting present, those are used alone
-    write_tree(tmp_path / "c", [dict(r, n_proposals=10) for r in rows
-                                if r["method"] == "zero_cost_pt"], trajectories=False)
+    write_tree(
+        tmp_path / "c",
+        [dict(r, n_proposals=10) for r in rows if r["method"] == "zero_cost_pt"],
+        trajectories=False,
+    )
     t = paper_table(collect([tmp_path]), "conf_table1")
     assert next(r for r in t.rows if r.id == "zero_cost_pt").differs == {}
 
@@ -326,15 +491,21 @@ def test_real_data_runs_are_preferred_over_synthetic(tmp_path):
 
 def test_runs_on_a_cifar10_subset_are_labelled_with_its_size(tmp_path):
     rows = [r for r in fake_runs(seeds=2) if r["method"] == "tenas"]
-    write_tree(tmp_path / "subset", [dict(r, data="cifar10", data_images=4660) for r in rows],
-               trajectories=False)
+    write_tree(
+        tmp_path / "subset",
+        [dict(r, data="cifar10", data_images=4660) for r in rows],
+        trajectories=False,
+    )
     t = paper_table(collect([tmp_path]), "conf_table1")
     tenas = next(r for r in t.rows if r.id == "tenas")
     assert "[ours on real CIFAR-10, subset: 4,660 training images]" in tenas.display_label()
     assert any("subset" in n for n in t.notes)
     # the full training set is not a subset
-    write_tree(tmp_path / "full", [dict(r, data="cifar10", data_images=50000, seed=r["seed"] + 9)
-                                   for r in rows], trajectories=False)
+    write_tree(
+        tmp_path / "full",
+        [dict(r, data="cifar10", data_images=50000, seed=r["seed"] + 9) for r in rows],
+        trajectories=False,
+    )
     t = paper_table(collect([tmp_path / "full"]), "conf_table1")
     assert "subset" not in next(r for r in t.rows if r.id == "tenas").display_label()
 
@@ -380,6 +551,7 @@ def test_published_data_is_consistent():
 def test_published_values_match_paper_tables_md():
     """Each record's printed cell appears in its table in shared/docs/PAPER_TABLES.md."""
     from .conftest import REPO
+
     doc = REPO.parent / "shared" / "docs" / "PAPER_TABLES.md"
     if not doc.is_file():
         pytest.skip("../shared/docs/PAPER_TABLES.md absent (a clone outside the workspace)")
@@ -399,8 +571,12 @@ def test_published_values_match_paper_tables_md():
             assert rec.printed == "-" and not rec.value and "not in" in rec.source, rec.row
             continue
         candidates = lines.get(rec.label, [])
-        assert any(rec.printed in cells[1:] for cells in candidates), (rec.table, rec.row,
-                                                                       rec.column, rec.printed)
+        assert any(rec.printed in cells[1:] for cells in candidates), (
+            rec.table,
+            rec.row,
+            rec.column,
+            rec.printed,
+        )
         if rec.value:
             assert rec.printed.replace(" ", "").startswith(rec.value)
 
@@ -411,7 +587,8 @@ def test_selection_rows_beside_a_result_are_collected_and_junk_is_named(tmp_path
     named and left out."""
     write_runs(tmp_path / "good", [run("mu", 0, 90.0)])
     pd.DataFrame([run("snip", 0, 91.0, arch="s"), run("grasp", 0, 92.0, arch="g")]).to_csv(
-        tmp_path / "good" / "0" / "selections.csv", index=False)
+        tmp_path / "good" / "0" / "selections.csv", index=False
+    )
     write_runs(tmp_path / "junk", [run("mu", 1, 89.0)])
     (tmp_path / "junk" / "0" / "selections.csv").write_text("nothing,useful\n1,2\n")
     with caplog.at_level("WARNING"):
@@ -442,6 +619,7 @@ def test_plain_tables_also_write_latex(tmp_path):
 
 def test_tables_command_with_table_id(tree, tmp_path):
     from .conftest import freedarts
+
     root, _, _ = tree
     out = freedarts("tables", str(root), "table=journal_table3", f"out={tmp_path}")
     assert out.returncode == 0, out.stderr
@@ -465,7 +643,9 @@ def test_a_min_match_selects_any_warmup_and_the_setting_labels_it():
     """nats_search's warm-up columns: runs at a CPU-sized warm-up (32) must fill the column,
     labelled against the paper's 128, and warm-up 0 runs must not."""
     import pandas as pd
+
     from freedarts_cli.tables import _prefer_setting, _select
+
     df = pd.DataFrame({"method": ["evolution"] * 3, "warmup": [0, 32, 32]})
     sel = _select(df, {"method": "evolution", "warmup": {"min": 1}})
     assert list(sel["warmup"]) == [32, 32]
@@ -478,9 +658,15 @@ def test_junk_result_files_are_named_left_out_and_counted_never_averaged(tmp_pat
     from freedarts_cli.tables import collect
 
     good = "space,method,seed,arch,cifar10_test\nnb201,freedarts,0,|x|,90.0\n"
-    junk = {"text": "garbage\n", "empty": "", "binary": b"\x00\xff\xfe" * 40,
-            "columns": "a,b\n1,2\n", "truncated": good[:-8], "rows": good + good.split("\n")[1],
-            "seed": good.replace(",0,", ",abc,")}
+    junk = {
+        "text": "garbage\n",
+        "empty": "",
+        "binary": b"\x00\xff\xfe" * 40,
+        "columns": "a,b\n1,2\n",
+        "truncated": good[:-8],
+        "rows": good + good.split("\n")[1],
+        "seed": good.replace(",0,", ",abc,"),
+    }
     write_runs(tmp_path, [])
     (tmp_path / "ok").mkdir()
     (tmp_path / "ok" / "result.csv").write_text(good)

@@ -1,4 +1,5 @@
 """Variational Adam (Khan et al. 2018, Alg. 1): the update against a hand-computed example."""
+
 from __future__ import annotations
 
 import math
@@ -12,8 +13,14 @@ from freedarts_cli.vadam import VariationalAdam
 
 def two_steps() -> VariationalAdam:
     # N = 10, λ = 2, s0 = (2 - 2)/10 = 0, lr 0.1, betas (0.5, 0.9)
-    opt = VariationalAdam(torch.tensor([1.0, -2.0], dtype=torch.float64), n_data=10, lr=0.1,
-                          betas=(0.5, 0.9), prior_precision=2.0, init_precision=2.0)
+    opt = VariationalAdam(
+        torch.tensor([1.0, -2.0], dtype=torch.float64),
+        n_data=10,
+        lr=0.1,
+        betas=(0.5, 0.9),
+        prior_precision=2.0,
+        init_precision=2.0,
+    )
     opt.step(torch.tensor([0.5, -1.0], dtype=torch.float64))
     return opt
 
@@ -40,10 +47,12 @@ def test_second_step_by_hand():
     assert opt.t == 2
     assert torch.allclose(opt.m, torch.tensor([0.315, -0.4383333333], dtype=torch.float64))
     assert torch.allclose(opt.s, torch.tensor([0.0235, 0.094], dtype=torch.float64))
-    assert torch.allclose(opt.mu, torch.tensor([0.8238700, -1.8186377], dtype=torch.float64),
-                          atol=1e-7)
-    assert torch.allclose(opt.sigma(), torch.tensor([1 / math.sqrt(2.235), 1 / math.sqrt(2.94)],
-                                                    dtype=torch.float64))
+    assert torch.allclose(
+        opt.mu, torch.tensor([0.8238700, -1.8186377], dtype=torch.float64), atol=1e-7
+    )
+    assert torch.allclose(
+        opt.sigma(), torch.tensor([1 / math.sqrt(2.235), 1 / math.sqrt(2.94)], dtype=torch.float64)
+    )
 
 
 def test_sigma_starts_at_init_precision():
@@ -64,8 +73,14 @@ def test_sampling_is_seeded_and_follows_the_posterior():
 
 def test_state_dict_round_trip_continues_identically():
     a, b = two_steps(), two_steps()
-    c = VariationalAdam(torch.zeros(2, dtype=torch.float64), n_data=10, lr=0.1, betas=(0.5, 0.9),
-                        prior_precision=2.0, init_precision=2.0)
+    c = VariationalAdam(
+        torch.zeros(2, dtype=torch.float64),
+        n_data=10,
+        lr=0.1,
+        betas=(0.5, 0.9),
+        prior_precision=2.0,
+        init_precision=2.0,
+    )
     c.load_state_dict(b.state_dict())
     g = torch.tensor([0.3, -0.3], dtype=torch.float64)
     a.step(g)
@@ -73,8 +88,10 @@ def test_state_dict_round_trip_continues_identically():
     assert torch.equal(a.mu, c.mu) and torch.equal(a.s, c.s) and a.t == c.t
 
 
-@pytest.mark.parametrize("options", [dict(n_data=0), dict(prior_precision=0.0),
-                                     dict(prior_precision=2.0, init_precision=1.0)])
+@pytest.mark.parametrize(
+    "options",
+    [dict(n_data=0), dict(prior_precision=0.0), dict(prior_precision=2.0, init_precision=1.0)],
+)
 def test_bad_options_are_one_error(options):
     with pytest.raises(UserError):
         VariationalAdam(torch.zeros(2), **{"n_data": 10, **options})

@@ -18,6 +18,7 @@ official pickled formats go through ``safeload``'s restricted unpickler (plain d
 A row has ``benchmark_index`` plus ``ACCURACY_COLUMNS``, accuracies in percent, 200-epoch
 training, averaged over the benchmark's training seeds; NaN for what the source does not hold.
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,8 +28,14 @@ from pathlib import Path
 
 from ..errors import UserError
 
-ACCURACY_COLUMNS = ("cifar10_valid", "cifar10_test", "cifar100_valid", "cifar100_test",
-                    "imagenet16_120_valid", "imagenet16_120_test")
+ACCURACY_COLUMNS = (
+    "cifar10_valid",
+    "cifar10_test",
+    "cifar100_valid",
+    "cifar100_test",
+    "imagenet16_120_valid",
+    "imagenet16_120_test",
+)
 ROW_KEYS = ("benchmark_index",) + ACCURACY_COLUMNS
 
 log = logging.getLogger("freedarts.benchmark")
@@ -68,15 +75,19 @@ def require_path(path, backend: str, what: str, is_dir: bool = False) -> Path:
         raise UserError(f"benchmark={backend} needs benchmark.path=<{what}>")
     path = Path(str(path)).expanduser()
     if not (path.is_dir() if is_dir else path.is_file()):
-        raise UserError(f"{path.name} not found at {path}: fix benchmark.path "
-                        f"(benchmark={backend} reads {what})")
+        raise UserError(
+            f"{path.name} not found at {path}: fix benchmark.path "
+            f"(benchmark={backend} reads {what})"
+        )
     return path
 
 
 # torch.save's legacy (pre-1.6, non-zip) files open with this number, pickled.
 TORCH_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
-_TORCH_LEGACY_HEADS = tuple(pickle.dumps(TORCH_MAGIC_NUMBER, protocol=p)[:-1]  # less the STOP
-                            for p in range(2, pickle.HIGHEST_PROTOCOL + 1))
+_TORCH_LEGACY_HEADS = tuple(
+    pickle.dumps(TORCH_MAGIC_NUMBER, protocol=p)[:-1]  # less the STOP
+    for p in range(2, pickle.HIGHEST_PROTOCOL + 1)
+)
 
 #: What ``file_kind`` answers, as a message names it.
 KINDS = {
@@ -103,6 +114,7 @@ def file_kind(path: Path) -> str:
         head = fh.read(4096)
         if head.startswith(b"PK\x03\x04"):
             import zipfile
+
             try:  # torch.save writes <name>/data.pkl; reading the zip's directory is cheap
                 with zipfile.ZipFile(fh) as archive:
                     names = archive.namelist()
@@ -128,7 +140,7 @@ def file_kind(path: Path) -> str:
             text = head.decode("utf-8")
         except UnicodeDecodeError as e:
             # A multi-byte character cut at the end of the 4 KB read is still text.
-            text = head[:e.start].decode("utf-8") if e.start > len(head) - 4 else None
+            text = head[: e.start].decode("utf-8") if e.start > len(head) - 4 else None
         if text is not None:
             first = text.splitlines()[0] if text.splitlines() else ""
             return "csv" if "," in first else "text"

@@ -9,6 +9,7 @@ The back-end is chosen by the path's name (a folder, ``*.pth``, ``*.csv``/``*.pa
 back-end then checks the file's first bytes (``file_kind``) before reading it, so a CSV named
 ``*.pth`` is one error line, never a torch.load of text.
 """
+
 from __future__ import annotations
 
 import os
@@ -66,8 +67,10 @@ def open_source(path) -> Benchmark:
         return NB201Benchmark(path)
     elif path.suffix.lower() in TABLE_SUFFIXES:
         return TableBenchmark(path)
-    raise UserError(f"cannot tell what benchmark {path.name} is: give a {NATS_DIR} directory, a "
-                    "NAS-Bench-201 .pth file or a .csv/.parquet table")
+    raise UserError(
+        f"cannot tell what benchmark {path.name} is: give a {NATS_DIR} directory, a "
+        "NAS-Bench-201 .pth file or a .csv/.parquet table"
+    )
 
 
 def auto(path=None) -> Benchmark:

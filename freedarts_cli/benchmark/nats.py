@@ -12,6 +12,7 @@ before its first query. A file that fails that check never reaches nats_bench. O
 changes between the two reads could get past it, so a one-time warning says to use only the
 official download.
 """
+
 from __future__ import annotations
 
 import math
@@ -69,13 +70,17 @@ def check_file(path: Path) -> None:
     try:
         kind = file_kind(path)
         if kind != "bz2":
-            raise UserError(f"{path} is not a NATS-Bench file: it is {KINDS[kind]}, not "
-                            f"bz2-compressed; {DOWNLOAD}")
+            raise UserError(
+                f"{path} is not a NATS-Bench file: it is {KINDS[kind]}, not "
+                f"bz2-compressed; {DOWNLOAD}"
+            )
         load_bz2(path)
     except Refused as e:
-        raise UserError(f"{path} was refused: it holds {e}, which no NATS-Bench file "
-                        "contains (a crafted or foreign pickle; nothing in it was run); "
-                        f"{DOWNLOAD}") from None
+        raise UserError(
+            f"{path} was refused: it holds {e}, which no NATS-Bench file "
+            "contains (a crafted or foreign pickle; nothing in it was run); "
+            f"{DOWNLOAD}"
+        ) from None
     except UserError:
         raise
     except Exception as e:  # noqa: BLE001 - bz2 and garbled pickles raise many types
@@ -94,9 +99,11 @@ def _warn_once() -> None:
     global _warned
     if not _warned:
         _warned = True
-        log.warning("benchmark=nats: the official nats_bench API unpickles NATS-Bench files fully "
-                    "(it has no safe loader); freedarts checks each file first with a restricted "
-                    "unpickler, but use only the official NATS-tss-v1_0-3ffb9-simple download")
+        log.warning(
+            "benchmark=nats: the official nats_bench API unpickles NATS-Bench files fully "
+            "(it has no safe loader); freedarts checks each file first with a restricted "
+            "unpickler, but use only the official NATS-tss-v1_0-3ffb9-simple download"
+        )
 
 
 class NatsBenchmark(Benchmark):
@@ -107,9 +114,11 @@ class NatsBenchmark(Benchmark):
     def __init__(self, path=None):
         path = require_path(path, "nats", "NATS-tss-v1_0-3ffb9-simple dir", is_dir=True)
         if not (path / META_FILE).is_file():
-            raise UserError(f"{path.name} has no {META_FILE}, so it is not a NATS-Bench "
-                            "fast-mode tss directory; point benchmark.path at "
-                            "NATS-tss-v1_0-3ffb9-simple")
+            raise UserError(
+                f"{path.name} has no {META_FILE}, so it is not a NATS-Bench "
+                "fast-mode tss directory; point benchmark.path at "
+                "NATS-tss-v1_0-3ffb9-simple"
+            )
         self.source = str(path)
         check_file(path / META_FILE)
         _warn_once()
@@ -119,8 +128,9 @@ class NatsBenchmark(Benchmark):
             # nats_bench treats anything but a str (e.g. a Path) as "no path given".
             self.api = nats_bench.create(str(path), "tss", fast_mode=True, verbose=False)
         except (OSError, EOFError, pickle.UnpicklingError, KeyError, TypeError, ValueError) as e:
-            raise UserError(f"cannot read {path / META_FILE} ({type(e).__name__}: {e}); "
-                            f"{DOWNLOAD}") from e
+            raise UserError(
+                f"cannot read {path / META_FILE} ({type(e).__name__}: {e}); {DOWNLOAD}"
+            ) from e
 
     def query(self, arch: str) -> dict:
         index = index_of(self.api, arch, self.source)
@@ -132,5 +142,7 @@ class NatsBenchmark(Benchmark):
             return official_row(self.api, index)
         # nats_bench asserts that the arch's file exists, then unpickles it.
         except (AssertionError, OSError, EOFError, pickle.UnpicklingError) as e:
-            raise UserError(f"NATS-Bench directory {Path(self.source).name} has no readable "
-                            f"record {index:06d}.pickle.pbz2 for {arch}; {DOWNLOAD}") from e
+            raise UserError(
+                f"NATS-Bench directory {Path(self.source).name} has no readable "
+                f"record {index:06d}.pickle.pbz2 for {arch}; {DOWNLOAD}"
+            ) from e

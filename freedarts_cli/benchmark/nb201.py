@@ -11,6 +11,7 @@ else, is refused before any of it is unpickled), then ``load_pth`` reads it thro
 loaded dict, so its own ``torch.load`` (full unpickling, ``weights_only=False`` on old torch;
 refusing the file's numpy scalars on torch >= 2.6) never runs.
 """
+
 from __future__ import annotations
 
 import pickle
@@ -35,8 +36,12 @@ def _numpy_safe_globals() -> list:
     ones numpy 1.x wrote under numpy.core, which numpy 2 moved to numpy._core)."""
     core = getattr(np, "_core", None) or np.core
     scalar = core.multiarray.scalar
-    return [scalar, (scalar, "numpy.core.multiarray.scalar"), np.dtype,
-            *{type(np.dtype(c)) for c in "?bBhHiIlLqQefdgFDG"}]
+    return [
+        scalar,
+        (scalar, "numpy.core.multiarray.scalar"),
+        np.dtype,
+        *{type(np.dtype(c)) for c in "?bBhHiIlLqQefdgFDG"},
+    ]
 
 
 def load_pth(path: Path) -> Any:
@@ -54,21 +59,26 @@ def load_pth(path: Path) -> Any:
     kind = file_kind(path)
     if kind not in ("torch-zip", "torch-legacy"):
         hint = " (pass benchmark=table for a CSV table)" if kind in ("csv", "text") else ""
-        raise UserError(f"{path.name} is not a NAS-Bench-201 .pth file: it is {KINDS[kind]}, "
-                        f"not a torch.save file{hint}; {FIX}")
-    log.info("loading NAS-Bench-201 file %s (the official file takes minutes and many GB of RAM; "
-             "benchmark=nats is faster)", path)
+        raise UserError(
+            f"{path.name} is not a NAS-Bench-201 .pth file: it is {KINDS[kind]}, "
+            f"not a torch.save file{hint}; {FIX}"
+        )
+    log.info(
+        "loading NAS-Bench-201 file %s (the official file takes minutes and many GB of RAM; "
+        "benchmark=nats is faster)",
+        path,
+    )
     try:
-        return torch.load(path, map_location="cpu", weights_only=False,
-                          pickle_module=TORCH_PICKLE_MODULE)
+        return torch.load(
+            path, map_location="cpu", weights_only=False, pickle_module=TORCH_PICKLE_MODULE
+        )
     except Refused as e:
         first = e
     except UserError:
         raise
     except Exception as e:  # noqa: BLE001 - a garbled pickle raises many types
         raise _unreadable(path, e) from None
-    log.info("%s holds %s; reading it with torch.load(weights_only=True) instead", path.name,
-             first)
+    log.info("%s holds %s; reading it with torch.load(weights_only=True) instead", path.name, first)
     try:
         with torch.serialization.safe_globals(_numpy_safe_globals()):
             return torch.load(path, map_location="cpu", weights_only=True)
@@ -77,9 +87,11 @@ def load_pth(path: Path) -> Any:
         # name is shown.
         refused = re.search(r"\bGLOBAL ([\w.]+)", str(e))
         held = f"the Python global {refused.group(1)}" if refused else str(first)
-        raise UserError(f"{path.name} was refused: it holds {held}, which no NAS-Bench-201 "
-                        "file contains (a crafted or foreign file; nothing in it was run); "
-                        f"{FIX}") from e
+        raise UserError(
+            f"{path.name} was refused: it holds {held}, which no NAS-Bench-201 "
+            "file contains (a crafted or foreign file; nothing in it was run); "
+            f"{FIX}"
+        ) from e
     except Exception as e:  # noqa: BLE001
         raise _unreadable(path, e) from None
 
@@ -102,16 +114,21 @@ class NB201Benchmark(Benchmark):
         try:
             data = load_pth(path)
         except OSError as e:
-            raise UserError(f"cannot read NAS-Bench-201 file {path.name} "
-                            f"({e.strerror or e}); {FIX}") from None
+            raise UserError(
+                f"cannot read NAS-Bench-201 file {path.name} ({e.strerror or e}); {FIX}"
+            ) from None
         if not isinstance(data, dict) or any(key not in data for key in KEYS):
-            raise UserError(f"{path.name} is not a NAS-Bench-201 file (needs a dict with keys "
-                            f"{', '.join(KEYS)}); give the official NAS-Bench-201-v1_*.pth")
+            raise UserError(
+                f"{path.name} is not a NAS-Bench-201 file (needs a dict with keys "
+                f"{', '.join(KEYS)}); give the official NAS-Bench-201-v1_*.pth"
+            )
         try:
             self.api = NASBench201API(data, verbose=False)
         except (AssertionError, AttributeError, KeyError, TypeError, ValueError) as e:
-            raise UserError(f"NAS-Bench-201 file {path.name} is malformed ({type(e).__name__}: "
-                            f"{e}); give the official NAS-Bench-201-v1_*.pth") from e
+            raise UserError(
+                f"NAS-Bench-201 file {path.name} is malformed ({type(e).__name__}: "
+                f"{e}); give the official NAS-Bench-201-v1_*.pth"
+            ) from e
         # The API keeps a deep copy of the dict; drop ours so the file is not held twice.
         del data
         self._evaluated = set(self.api.evaluated_indexes)

@@ -8,6 +8,7 @@ genotype trained with the DARTS protocol; it goes into ``cifar10_valid``.
 The model folder is read by nasbench301's own ``load_ensemble`` (its model loaders are not
 checked here, so use only the official model files).
 """
+
 from __future__ import annotations
 
 from collections import namedtuple
@@ -21,13 +22,16 @@ class NB301Benchmark(Benchmark):
     spaces = ("darts", "darts_20cells", "darts_imagenet")
 
     def __init__(self, path=None, with_noise: bool = False):
-        path = require_path(path, "nb301", "a NAS-Bench-301 model folder, e.g. nb_models/xgb_v1.0",
-                            is_dir=True)
+        path = require_path(
+            path, "nb301", "a NAS-Bench-301 model folder, e.g. nb_models/xgb_v1.0", is_dir=True
+        )
         try:
             import nasbench301
         except ImportError:
-            raise UserError("benchmark=nb301 needs the optional nasbench301 package: "
-                            "pip install -e '.[nb301]' (then its model files)") from None
+            raise UserError(
+                "benchmark=nb301 needs the optional nasbench301 package: "
+                "pip install -e '.[nb301]' (then its model files)"
+            ) from None
         self.source = str(path)
         self.with_noise = bool(with_noise)
         self._model = nasbench301.load_ensemble(str(path))
@@ -42,6 +46,9 @@ class NB301Benchmark(Benchmark):
         g = parse_genotype(arch, OPS)
         config = self._genotype(g.normal, list(g.normal_concat), g.reduce, list(g.reduce_concat))
         row = empty_row()
-        row["cifar10_valid"] = float(self._model.predict(config=config, representation="genotype",
-                                                         with_noise=self.with_noise))
+        row["cifar10_valid"] = float(
+            self._model.predict(
+                config=config, representation="genotype", with_noise=self.with_noise
+            )
+        )
         return row

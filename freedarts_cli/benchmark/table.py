@@ -5,6 +5,7 @@ It reads the file once in ``__init__`` and keeps a dict arch -> row, so a query 
 column is found by content and its three ``*TestAccuracy200Epochs`` columns by the alias map; it has
 no validation accuracies and no benchmark index, so those stay NaN.
 """
+
 from __future__ import annotations
 
 import math
@@ -52,16 +53,20 @@ def _check_kind(path: Path) -> None:
         hint = "name it .parquet"
     else:
         hint = "give a CSV or .parquet file with an NB201 architecture-string column"
-    raise UserError(f"{path.name} is not a benchmark table: it is {KINDS[kind]}"
-                    f"{', not Parquet' if parquet else ''}; {hint}")
+    raise UserError(
+        f"{path.name} is not a benchmark table: it is {KINDS[kind]}"
+        f"{', not Parquet' if parquet else ''}; {hint}"
+    )
 
 
 def _read(path: Path) -> pd.DataFrame:
     try:
         _check_kind(path)
     except OSError as e:
-        raise UserError(f"cannot read benchmark table {path.name} ({e.strerror or e}); give a "
-                        "CSV or .parquet file with an NB201 architecture-string column") from e
+        raise UserError(
+            f"cannot read benchmark table {path.name} ({e.strerror or e}); give a "
+            "CSV or .parquet file with an NB201 architecture-string column"
+        ) from e
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             return pd.read_parquet(path)
@@ -71,9 +76,11 @@ def _read(path: Path) -> pd.DataFrame:
     except ImportError as e:  # pandas found no Parquet engine
         raise UserError(f"reading {path.name} needs a Parquet engine: pip install pyarrow") from e
     except (OSError, ValueError, UnicodeDecodeError) as e:  # ParserError etc. are ValueErrors
-        raise UserError(f"cannot read benchmark table {path.name} ({type(e).__name__}: "
-                        f"{str(e).splitlines()[0] if str(e) else ''}); give a CSV or .parquet file "
-                        "with an NB201 architecture-string column") from e
+        raise UserError(
+            f"cannot read benchmark table {path.name} ({type(e).__name__}: "
+            f"{str(e).splitlines()[0] if str(e) else ''}); give a CSV or .parquet file "
+            "with an NB201 architecture-string column"
+        ) from e
 
 
 def _is_arch_column(values: pd.Series) -> bool:
@@ -95,8 +102,9 @@ class TableBenchmark(Benchmark):
 
     name = "table"
 
-    def __init__(self, path=None, arch_column=None, columns=None, index_column=None,
-                 space: str = "nb201"):
+    def __init__(
+        self, path=None, arch_column=None, columns=None, index_column=None, space: str = "nb201"
+    ):
         self.spaces = (str(space),)  # e.g. nb1shot1 for a NAS-Bench-101 table keyed by hash
         path = require_path(path, "table", "csv or parquet file")
         self.source = str(path)
@@ -111,15 +119,19 @@ class TableBenchmark(Benchmark):
         archs = df[arch_col].astype(str).str.strip()
         dup = archs[archs.duplicated()]
         if len(dup):
-            raise UserError(f"{where} lists architecture {dup.iloc[0]} more than once; "
-                            "keep one row per architecture")
+            raise UserError(
+                f"{where} lists architecture {dup.iloc[0]} more than once; "
+                "keep one row per architecture"
+            )
         out = pd.DataFrame({"benchmark_index": math.nan}, index=df.index)
         for ours, theirs in mapping.items():
             try:
                 out[ours] = pd.to_numeric(df[theirs]).astype(float)
             except (ValueError, TypeError) as e:
-                raise UserError(f"{where}: column {theirs!r} (for {ours}) is not numeric; "
-                                "fix the table or benchmark.columns") from e
+                raise UserError(
+                    f"{where}: column {theirs!r} (for {ours}) is not numeric; "
+                    "fix the table or benchmark.columns"
+                ) from e
         if index_col is not None:
             out["benchmark_index"] = pd.to_numeric(df[index_col], errors="coerce")
         # Accuracies are in percent everywhere else; a table of fractions would pass silently.
@@ -129,7 +141,7 @@ class TableBenchmark(Benchmark):
             log.warning("%s: every accuracy is <= 1; expected percent, not fractions", where)
 
         self._rows = {}
-        for arch, record in zip(archs, out.to_dict("records")):
+        for arch, record in zip(archs, out.to_dict("records"), strict=True):
             row = empty_row()
             row.update(record)
             if not math.isnan(row["benchmark_index"]):
@@ -141,31 +153,41 @@ class TableBenchmark(Benchmark):
     def _arch_column(df, arch_column, where) -> str:
         if arch_column is not None:
             if arch_column not in df.columns:
-                raise UserError(f"{where} has no column {arch_column!r}; "
-                                f"fix benchmark.arch_column (columns: {list(df.columns)})")
+                raise UserError(
+                    f"{where} has no column {arch_column!r}; "
+                    f"fix benchmark.arch_column (columns: {list(df.columns)})"
+                )
             return arch_column
         hits = [c for c in df.columns if _is_arch_column(df[c])]
         if not hits:
-            raise UserError(f"{where} has no architecture column (NB201 strings like "
-                            "|op~0|+|op~0|op~1|+|op~0|op~1|op~2|); set benchmark.arch_column=")
+            raise UserError(
+                f"{where} has no architecture column (NB201 strings like "
+                "|op~0|+|op~0|op~1|+|op~0|op~1|op~2|); set benchmark.arch_column="
+            )
         if len(hits) > 1:
-            raise UserError(f"{where} has several architecture columns {hits}; "
-                            "pick one with benchmark.arch_column=")
+            raise UserError(
+                f"{where} has several architecture columns {hits}; "
+                "pick one with benchmark.arch_column="
+            )
         return hits[0]
 
     @staticmethod
     def _accuracy_columns(df, columns, where) -> dict:
         """ours -> theirs, for every accuracy column the table has."""
         if columns is not None and not isinstance(columns, Mapping):
-            raise UserError(f"benchmark.columns must map our names to {where}'s columns, "
-                            f"e.g. {{cifar10_test: acc}}, not {columns!r}")
+            raise UserError(
+                f"benchmark.columns must map our names to {where}'s columns, "
+                f"e.g. {{cifar10_test: acc}}, not {columns!r}"
+            )
         given = dict(columns.items()) if columns is not None else {}
         for ours, theirs in given.items():
             if ours not in ACCURACY_COLUMNS:
                 raise UserError(f"benchmark.columns key {ours!r} is not one of {ACCURACY_COLUMNS}")
             if theirs not in df.columns:
-                raise UserError(f"{where} has no column {theirs!r} (benchmark.columns.{ours}); "
-                                f"columns: {list(df.columns)}")
+                raise UserError(
+                    f"{where} has no column {theirs!r} (benchmark.columns.{ours}); "
+                    f"columns: {list(df.columns)}"
+                )
         by_norm = {_norm(c): c for c in df.columns}
         mapping = {}
         for ours in ACCURACY_COLUMNS:
@@ -177,16 +199,19 @@ class TableBenchmark(Benchmark):
                     mapping[ours] = by_norm[_norm(name)]
                     break
         if not mapping:
-            raise UserError(f"{where} has no accuracy column (expected names like "
-                            f"{', '.join(ACCURACY_COLUMNS)}); map them with benchmark.columns=")
+            raise UserError(
+                f"{where} has no accuracy column (expected names like "
+                f"{', '.join(ACCURACY_COLUMNS)}); map them with benchmark.columns="
+            )
         return mapping
 
     @staticmethod
     def _index_column(df, index_column, where):
         if index_column is not None:
             if index_column not in df.columns:
-                raise UserError(f"{where} has no column {index_column!r}; "
-                                "fix benchmark.index_column")
+                raise UserError(
+                    f"{where} has no column {index_column!r}; fix benchmark.index_column"
+                )
             return index_column
         return next((c for c in INDEX_NAMES if c in df.columns), None)
 
@@ -200,6 +225,8 @@ class TableBenchmark(Benchmark):
     def query(self, arch: str) -> dict:
         row = self._rows.get(arch.strip())
         if row is None:
-            raise UserError(f"architecture {arch} is not in benchmark table {self.source}; "
-                            "check the arch string or use a complete table")
+            raise UserError(
+                f"architecture {arch} is not in benchmark table {self.source}; "
+                "check the arch string or use a complete table"
+            )
         return dict(row)

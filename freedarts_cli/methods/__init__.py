@@ -6,11 +6,12 @@ says ``dtype=null``, the default), ``spaces`` (the spaces it works on, ``None``:
 ``conf/method/`` names the class (``_target_``) and its options. The runner times ``search`` (that
 is ``search_seconds``), looks up ``Found.choice`` in the benchmark and writes the CSVs.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import torch
 
@@ -30,9 +31,9 @@ class Context:
     a: float
     dtype: torch.dtype
     device: torch.device
-    batch: Optional[Batch] = None
+    batch: Batch | None = None
     data: Any = None
-    out_dir: Optional[Path] = None
+    out_dir: Path | None = None
     run_id: str = ""
 
 
@@ -59,5 +60,5 @@ class Found:
     rounds: list = field(default_factory=list)
     samples: list[tuple[list[int], float]] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
-    selections: list["Found"] = field(default_factory=list)
+    selections: list[Found] = field(default_factory=list)
     tables: dict[str, list[dict]] = field(default_factory=dict)

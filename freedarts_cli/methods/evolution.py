@@ -5,6 +5,7 @@ random search over N = 500 models, and aging evolution (Real et al., AAAI 2019, 
 P = 64, T = 10, M = 500 visited models, optionally a warm-up pool and the zero-cost move of
 Abdelfattah et al. (ICLR 2021, §5). The search only ever sees proxy values.
 """
+
 from __future__ import annotations
 
 import logging
@@ -36,13 +37,25 @@ class RandomSearch(ZeroCost):
 
 def neighbours(space, choice: list[int]) -> list[list[int]]:
     """Every architecture one edge away from ``choice`` (edges × (ops − 1): 24 on NB201)."""
-    return [choice[:e] + [k] + choice[e + 1:] for e in range(len(space.edges))
-            for k in range(len(space.ops)) if k != choice[e]]
+    return [
+        choice[:e] + [k] + choice[e + 1 :]
+        for e in range(len(space.edges))
+        for k in range(len(space.ops))
+        if k != choice[e]
+    ]
 
 
-def aging_evolution(space, scores: Scores, generator: torch.Generator, n_models: int,
-                    population: int, tournament: int, warmup: int = 0,
-                    zero_cost_move: bool = False, move_probability: float = 0.75):
+def aging_evolution(
+    space,
+    scores: Scores,
+    generator: torch.Generator,
+    n_models: int,
+    population: int,
+    tournament: int,
+    warmup: int = 0,
+    zero_cost_move: bool = False,
+    move_probability: float = 0.75,
+):
     """Aging evolution; returns ``(history, population)`` as lists of choices.
 
     The population starts with ``population`` random architectures, or with the best
@@ -92,8 +105,15 @@ class Evolution:
     spaces = ("nb201",)
     pruning = "evolution"
 
-    def __init__(self, proxy: str = "synflow", n_models: int = 500, population: int = 64,
-                 tournament: int = 10, warmup: int = 0, zero_cost_move: bool = False):
+    def __init__(
+        self,
+        proxy: str = "synflow",
+        n_models: int = 500,
+        population: int = 64,
+        tournament: int = 10,
+        warmup: int = 0,
+        zero_cost_move: bool = False,
+    ):
         self.parts, _ = proxies.resolve(proxy)  # an unknown proxy fails before any work
         self.proxy = proxy
         self.n_models = _positive("method.n_models", n_models)
@@ -101,8 +121,10 @@ class Evolution:
         self.tournament = _positive("method.tournament", tournament)
         self.warmup = int(warmup)
         if self.warmup and self.warmup < self.population:
-            raise UserError(f"method.warmup={warmup} must be 0 or at least method.population="
-                            f"{population} (the population starts from the best of the pool)")
+            raise UserError(
+                f"method.warmup={warmup} must be 0 or at least method.population="
+                f"{population} (the population starts from the best of the pool)"
+            )
         self.zero_cost_move = bool(zero_cost_move)
 
     @property
@@ -112,13 +134,29 @@ class Evolution:
     def search(self, ctx: Context) -> Found:
         generator = torch.Generator().manual_seed(ctx.seed)
         scores = proxy_scores(self.proxy, ctx, ctx.batch)
-        history, _ = aging_evolution(ctx.space, scores, generator, self.n_models,
-                                     self.population, self.tournament, self.warmup,
-                                     self.zero_cost_move)
-        log.info("evolution: %d models visited, %d architectures scored by %s", len(history),
-                 len(scores), self.proxy)
-        extra = {"n_models": self.n_models, "population": self.population,
-                 "tournament": self.tournament, "warmup": self.warmup,
-                 "zero_cost_move": self.zero_cost_move}
-        return Found(scores.best(history), self.proxy, self.pruning, samples=scores.samples(),
-                     extra=extra)
+        history, _ = aging_evolution(
+            ctx.space,
+            scores,
+            generator,
+            self.n_models,
+            self.population,
+            self.tournament,
+            self.warmup,
+            self.zero_cost_move,
+        )
+        log.info(
+            "evolution: %d models visited, %d architectures scored by %s",
+            len(history),
+            len(scores),
+            self.proxy,
+        )
+        extra = {
+            "n_models": self.n_models,
+            "population": self.population,
+            "tournament": self.tournament,
+            "warmup": self.warmup,
+            "zero_cost_move": self.zero_cost_move,
+        }
+        return Found(
+            scores.best(history), self.proxy, self.pruning, samples=scores.samples(), extra=extra
+        )

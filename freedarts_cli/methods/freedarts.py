@@ -1,4 +1,5 @@
 """FreeDARTS: score every candidate op on α of the initialised supernet, then prune."""
+
 from __future__ import annotations
 
 import torch
@@ -32,8 +33,7 @@ class FreeDARTS:
 
         def score(net, where: str) -> torch.Tensor:
             scores = self.scorer(net, ctx.batch)
-            check_scores(scores, net.mask, space.edges, space.ops, where,
-                         net.alpha.dtype)
+            check_scores(scores, net.mask, space.edges, space.ops, where, net.alpha.dtype)
             return scores
 
         net = space.build_supernet(ctx.a, ctx.dtype, ctx.device)

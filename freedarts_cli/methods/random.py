@@ -1,4 +1,5 @@
 """The random baseline: one uniformly random architecture, nothing scored."""
+
 from __future__ import annotations
 
 import torch

@@ -32,10 +32,11 @@ Where this differs from the authors' code, and why:
   seeded by the run's seed; the code draws fresh loader batches.
 * Relative changes are averaged over repeats, then rounded (the code rounds, then averages).
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 from torch import nn
@@ -82,8 +83,11 @@ def count_linear_regions(net: nn.Module, chunks: Iterable[torch.Tensor]) -> int:
     """
     net.train()
     codes, current = [], []
-    hooks = [m.register_forward_hook(lambda mod, inp, out: current.append(out.flatten(1) > 0))
-             for m in net.modules() if isinstance(m, nn.ReLU)]
+    hooks = [
+        m.register_forward_hook(lambda mod, inp, out: current.append(out.flatten(1) > 0))
+        for m in net.modules()
+        if isinstance(m, nn.ReLU)
+    ]
     try:
         for x in chunks:
             current.clear()
@@ -129,10 +133,13 @@ def _dense_rank(values: torch.Tensor, descending: bool) -> torch.Tensor:
 def _choice(scores: torch.Tensor, mask: torch.Tensor) -> list[int]:
     """Per edge, the remaining op with the best score (unscored ops count as −∞; with no score
     on an edge, its first remaining op)."""
-    filled = torch.where(mask, torch.nan_to_num(scores, nan=-torch.inf),
-                         torch.full_like(scores, -torch.inf))
-    return [int(row.argmax()) if torch.isfinite(row.max()) else int(m.nonzero()[0])
-            for row, m in zip(filled, mask)]
+    filled = torch.where(
+        mask, torch.nan_to_num(scores, nan=-torch.inf), torch.full_like(scores, -torch.inf)
+    )
+    return [
+        int(row.argmax()) if torch.isfinite(row.max()) else int(m.nonzero()[0])
+        for row, m in zip(filled, mask, strict=True)
+    ]
 
 
 class TENAS:
@@ -154,12 +161,27 @@ class TENAS:
     spaces = ("nb201",)
     needs_data = True
 
-    def __init__(self, ntk_C: int = 3, ntk_N: int = 1, ntk_batch: int = 16, repeat: int = 3,
-                 lr_samples: int = 1000, lr_batches: int = 3, patch: int = 3,
-                 precision: int = 3, prune_none_first: bool = True):
-        for key, value in (("ntk_C", ntk_C), ("ntk_N", ntk_N), ("ntk_batch", ntk_batch),
-                           ("repeat", repeat), ("lr_samples", lr_samples),
-                           ("lr_batches", lr_batches), ("patch", patch)):
+    def __init__(
+        self,
+        ntk_C: int = 3,
+        ntk_N: int = 1,
+        ntk_batch: int = 16,
+        repeat: int = 3,
+        lr_samples: int = 1000,
+        lr_batches: int = 3,
+        patch: int = 3,
+        precision: int = 3,
+        prune_none_first: bool = True,
+    ):
+        for key, value in (
+            ("ntk_C", ntk_C),
+            ("ntk_N", ntk_N),
+            ("ntk_batch", ntk_batch),
+            ("repeat", repeat),
+            ("lr_samples", lr_samples),
+            ("lr_batches", lr_batches),
+            ("patch", patch),
+        ):
             if int(value) < 1:
                 raise UserError(f"method.{key}={value} must be a positive integer")
         if int(ntk_batch) < 2:
@@ -171,18 +193,27 @@ class TENAS:
 
     def settings(self) -> dict:
         """The options, as result columns."""
-        return {"ntk_C": self.ntk_C, "ntk_N": self.ntk_N, "ntk_batch": self.ntk_batch,
-                "repeat": self.repeat, "lr_samples": self.lr_samples,
-                "lr_batches": self.lr_batches, "patch": self.patch, "precision": self.precision,
-                "prune_none_first": self.prune_none_first}
+        return {
+            "ntk_C": self.ntk_C,
+            "ntk_N": self.ntk_N,
+            "ntk_batch": self.ntk_batch,
+            "repeat": self.repeat,
+            "lr_samples": self.lr_samples,
+            "lr_batches": self.lr_batches,
+            "patch": self.patch,
+            "precision": self.precision,
+            "prune_none_first": self.prune_none_first,
+        }
 
     # -- data ---------------------------------------------------------------------------------
     def _images(self, batch, gen: torch.Generator) -> torch.Tensor:
         """A random ``ntk_batch`` images of the run's batch."""
         images = batch.images
         if self.ntk_batch > len(images):
-            raise UserError(f"method.ntk_batch={self.ntk_batch} exceeds the data batch of "
-                            f"{len(images)} images: set data.batch_size>={self.ntk_batch}")
+            raise UserError(
+                f"method.ntk_batch={self.ntk_batch} exceeds the data batch of "
+                f"{len(images)} images: set data.batch_size>={self.ntk_batch}"
+            )
         idx = torch.randperm(len(images), generator=gen)[: self.ntk_batch]
         return images[idx.to(images.device)]
 
@@ -195,8 +226,8 @@ class TENAS:
         idx = [torch.randint(hi, (total,), generator=gen) for hi in (n, c, h - p + 1, w - p + 1)]
         img, ch, top, left = (t.to(images.device) for t in idx)
         offs = torch.arange(p, device=images.device)
-        rows = (top[:, None] + offs)[:, :, None]    # [S, p, 1]
-        cols = (left[:, None] + offs)[:, None, :]   # [S, 1, p]
+        rows = (top[:, None] + offs)[:, :, None]  # [S, p, 1]
+        cols = (left[:, None] + offs)[:, None, :]  # [S, 1, p]
         crops = images[img[:, None, None], ch[:, None, None], rows, cols].unsqueeze(1)
         return list(crops.split(self.lr_samples))
 
@@ -207,8 +238,9 @@ class TENAS:
             net.mask, net.active = mask.clone(), active_ops(mask)
         with torch.no_grad():
             ntk_net.alpha.copy_(_uniform_weights(mask, ntk_net.alpha.dtype, ntk_net.alpha.device))
-        thin.weights = [list(row.unbind())
-                        for row in _uniform_weights(mask, images.dtype, images.device)]
+        thin.weights = [
+            list(row.unbind()) for row in _uniform_weights(mask, images.dtype, images.device)
+        ]
         return ntk_condition_number(ntk_net, images), count_linear_regions(thin, patches)
 
     def _round_scores(self, ntk_net, thin, mask, ctx, gen):
@@ -230,18 +262,24 @@ class TENAS:
                 dk[e, k] += (k0 - kk) / k0 / self.repeat
                 dr[e, k] += (r0 - rr) / r0 / self.repeat
         nan = torch.full_like(dk, float("nan"))
-        return (torch.where(open_ops, dk.round(decimals=self.precision), nan),
-                torch.where(open_ops, dr.round(decimals=self.precision), nan), open_ops)
+        return (
+            torch.where(open_ops, dk.round(decimals=self.precision), nan),
+            torch.where(open_ops, dr.round(decimals=self.precision), nan),
+            open_ops,
+        )
 
     # -- search ---------------------------------------------------------------------------------
     def search(self, ctx: Context) -> Found:
         if ctx.batch is None:
-            raise UserError("method=tenas needs images: choose a data= group (data=synthetic "
-                            "when no dataset is at hand)")
+            raise UserError(
+                "method=tenas needs images: choose a data= group (data=synthetic "
+                "when no dataset is at hand)"
+            )
         space = ctx.space
         gen = torch.Generator().manual_seed(ctx.seed)
-        ntk_space = type(space)(C=self.ntk_C, N=self.ntk_N, num_classes=space.num_classes,
-                                input_size=space.input_size)
+        ntk_space = type(space)(
+            C=self.ntk_C, N=self.ntk_N, num_classes=space.num_classes, input_size=space.input_size
+        )
         ntk_net = ntk_space.build_supernet(ctx.a, ctx.dtype, ctx.device)
         ntk_net.alpha.requires_grad_(False)  # α is fixed at 1/k: no gradient, not in the NTK
         thin = _ThinNet(len(space.edges)).materialise(ctx.dtype, ctx.device)
@@ -251,8 +289,16 @@ class TENAS:
 
         def remove(e: int, k: int, scores: torch.Tensor) -> None:
             mask[e, k] = False
-            rounds.append(Round(len(rounds) + 1, scores, mask.clone(), _choice(scores, mask),
-                                (e, k), float(scores[e, k])))
+            rounds.append(
+                Round(
+                    len(rounds) + 1,
+                    scores,
+                    mask.clone(),
+                    _choice(scores, mask),
+                    (e, k),
+                    float(scores[e, k]),
+                )
+            )
 
         if self.prune_none_first and "none" in space.ops:
             # the authors' code sets α_none = −∞ on every edge before the first round, unscored
@@ -277,5 +323,10 @@ class TENAS:
                     remove(e, k, scores)
 
         choice = [int(row.nonzero()[0]) for row in mask]
-        return Found(choice, scorer="ntk_lr", pruning="tenas", rounds=rounds,
-                     extra={**self.settings(), "tenas_rounds": tenas_round})
+        return Found(
+            choice,
+            scorer="ntk_lr",
+            pruning="tenas",
+            rounds=rounds,
+            extra={**self.settings(), "tenas_rounds": tenas_round},
+        )

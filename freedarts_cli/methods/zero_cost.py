@@ -5,10 +5,11 @@ N = 100 architectures uniformly, score each freshly initialised network by a pro
 (:mod:`freedarts_cli.proxies`) and return the argmax. :class:`Scores` is the bookkeeping every
 sampling method shares (random search and aging evolution use it too).
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -31,13 +32,16 @@ class Scores:
     value is the score.
     """
 
-    def __init__(self, evaluate: Callable[[list[int]], Sequence[float]],
-                 combine: Optional[proxies.Combine] = None):
+    def __init__(
+        self,
+        evaluate: Callable[[list[int]], Sequence[float]],
+        combine: proxies.Combine | None = None,
+    ):
         self._evaluate, self._combine = evaluate, combine
         self.choices: list[list[int]] = []
         self._raw: list[Sequence[float]] = []
         self._index: dict[tuple, int] = {}
-        self._values: Optional[np.ndarray] = None  # cache, dropped on every new architecture
+        self._values: np.ndarray | None = None  # cache, dropped on every new architecture
 
     def __len__(self) -> int:
         return len(self.choices)
@@ -56,8 +60,11 @@ class Scores:
         """The score of every scored architecture, in scoring order (higher = better)."""
         if self._values is None:
             raw = np.asarray(self._raw, dtype=np.float64).reshape(len(self._raw), -1)
-            self._values = raw[:, 0] if self._combine is None else \
-                np.asarray(self._combine(raw.T), dtype=np.float64)
+            self._values = (
+                raw[:, 0]
+                if self._combine is None
+                else np.asarray(self._combine(raw.T), dtype=np.float64)
+            )
         return self._values
 
     def best(self, choices: Sequence[list[int]]) -> list[int]:
@@ -68,10 +75,10 @@ class Scores:
 
     def samples(self) -> list[tuple[list[int], float]]:
         """``(choice, score)`` of every scored architecture: ``Found.samples``."""
-        return [(c, float(v)) for c, v in zip(self.choices, self.values())]
+        return [(c, float(v)) for c, v in zip(self.choices, self.values(), strict=True)]
 
 
-def proxy_scores(proxy: str, ctx: Context, batch: Optional[Batch]) -> Scores:
+def proxy_scores(proxy: str, ctx: Context, batch: Batch | None) -> Scores:
     """:class:`Scores` of ``method.proxy``: each architecture's network is built freshly
     initialised (global torch RNG, seeded by the runner) in ``ctx.dtype`` unless the proxy
     needs another dtype (synflow: float64); proxies of a combination share one network when
@@ -117,7 +124,7 @@ class ZeroCost:
     def needs_data(self) -> bool:
         return any(p.needs_data for p in self.parts)
 
-    def _batch(self, ctx: Context) -> Optional[Batch]:
+    def _batch(self, ctx: Context) -> Batch | None:
         return ctx.batch
 
     def _extra(self) -> dict:
@@ -128,10 +135,14 @@ class ZeroCost:
         scores = proxy_scores(self.proxy, ctx, self._batch(ctx))
         drawn = [ctx.space.sample(generator) for _ in range(self.n_samples)]
         best = scores.best(drawn)
-        log.info("%s: %d draws, %d distinct architectures scored by %s", self.name, len(drawn),
-                 len(scores), self.proxy)
-        return Found(best, self.proxy, self.pruning, samples=scores.samples(),
-                     extra=self._extra())
+        log.info(
+            "%s: %d draws, %d distinct architectures scored by %s",
+            self.name,
+            len(drawn),
+            len(scores),
+            self.proxy,
+        )
+        return Found(best, self.proxy, self.pruning, samples=scores.samples(), extra=self._extra())
 
 
 class NASWOT(ZeroCost):
@@ -145,13 +156,15 @@ class NASWOT(ZeroCost):
         super().__init__("nwot", n_samples)
         self.batch_size = _positive("method.batch_size", batch_size)
 
-    def _batch(self, ctx: Context) -> Optional[Batch]:
+    def _batch(self, ctx: Context) -> Batch | None:
         batch, n = ctx.batch, self.batch_size
         if batch is None or len(batch.images) < n:
             have = 0 if batch is None else len(batch.images)
-            raise UserError(f"method=naswot scores method.batch_size={n} images but the data "
-                            f"batch holds {have}: set data.batch_size={n} (or a smaller "
-                            "method.batch_size)")
+            raise UserError(
+                f"method=naswot scores method.batch_size={n} images but the data "
+                f"batch holds {have}: set data.batch_size={n} (or a smaller "
+                "method.batch_size)"
+            )
         return Batch(batch.images[:n], batch.labels[:n], batch.random_labels[:n])
 
     def _extra(self) -> dict:

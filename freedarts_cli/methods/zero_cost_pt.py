@@ -33,10 +33,11 @@ Where this differs from the authors' code, and why:
   code's ``Jocab_Score`` runs in eval mode) and works with every order (the code's global
   orders only support nwot).
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import torch
 
@@ -54,8 +55,14 @@ log = logging.getLogger("freedarts")
 #: fixed, random: |O||E|; ``*_iter`` re-score every op of every undecided edge before each
 #: decision: ½|O||E|(|E|+1); ``*_once`` score them once, on the initial supernet, to fix the
 #: edge order, then each later edge's ops: 2|O||E| − |O|.
-EDGE_ORDERS = ("fixed", "random", "global_op_iter", "global_op_once", "global_edge_iter",
-               "global_edge_once")
+EDGE_ORDERS = (
+    "fixed",
+    "random",
+    "global_op_iter",
+    "global_op_once",
+    "global_edge_iter",
+    "global_edge_once",
+)
 
 
 class ZeroCostPT:
@@ -73,17 +80,28 @@ class ZeroCostPT:
     dtype = "float32"  # as the Zero-Cost-PT code; synflow is float64 (the proxy says so)
     spaces = ("nb201",)
 
-    def __init__(self, proxy: str = "nwot", n_proposals: int = 10, n_validation: int = 100,
-                 edge_order: str = "random", batch_size: Optional[int] = None):
+    def __init__(
+        self,
+        proxy: str = "nwot",
+        n_proposals: int = 10,
+        n_validation: int = 100,
+        edge_order: str = "random",
+        batch_size: int | None = None,
+    ):
         if proxy not in proxies.PROXIES:
-            raise UserError(f"method.proxy={proxy} is not a network proxy: use one of "
-                            f"{', '.join(proxies.PROXIES)}")
+            raise UserError(
+                f"method.proxy={proxy} is not a network proxy: use one of "
+                f"{', '.join(proxies.PROXIES)}"
+            )
         if edge_order not in EDGE_ORDERS:
-            raise UserError(f"method.edge_order={edge_order} is not known: use one of "
-                            f"{', '.join(EDGE_ORDERS)}")
+            raise UserError(
+                f"method.edge_order={edge_order} is not known: use one of {', '.join(EDGE_ORDERS)}"
+            )
         if int(n_proposals) < 1 or int(n_validation) < 0:
-            raise UserError(f"method.n_proposals={n_proposals} must be >= 1 and "
-                            f"method.n_validation={n_validation} >= 0")
+            raise UserError(
+                f"method.n_proposals={n_proposals} must be >= 1 and "
+                f"method.n_validation={n_validation} >= 0"
+            )
         if batch_size is not None and int(batch_size) < 1:
             raise UserError(f"method.batch_size={batch_size} must be a positive integer or null")
         self.proxy = proxies.PROXIES[proxy]
@@ -97,7 +115,7 @@ class ZeroCostPT:
         return self.proxy.needs_data
 
     # -- data ---------------------------------------------------------------------------------
-    def _draw(self, ctx: Context, gen: torch.Generator) -> Optional[Batch]:
+    def _draw(self, ctx: Context, gen: torch.Generator) -> Batch | None:
         """``batch_size`` random images of the run's batch; the batch itself when it holds
         exactly that many (or ``batch_size`` is null), ``None`` for data-free proxies."""
         batch = ctx.batch
@@ -105,8 +123,10 @@ class ZeroCostPT:
             return batch
         n = len(batch.images)
         if self.batch_size > n:
-            raise UserError(f"method.batch_size={self.batch_size} exceeds the data batch of {n} "
-                            f"images: set data.batch_size>={self.batch_size}")
+            raise UserError(
+                f"method.batch_size={self.batch_size} exceeds the data batch of {n} "
+                f"images: set data.batch_size>={self.batch_size}"
+            )
         if self.batch_size == n:
             return batch
         idx = torch.randperm(n, generator=gen)[: self.batch_size].to(batch.images.device)
@@ -129,8 +149,9 @@ class ZeroCostPT:
                     net.active = active_ops(net.mask)
         return s
 
-    def propose(self, net: Supernet, draw: Callable[[], Optional[Batch]],
-                gen: torch.Generator) -> tuple[list[int], list[Round]]:
+    def propose(
+        self, net: Supernet, draw: Callable[[], Batch | None], gen: torch.Generator
+    ) -> tuple[list[int], list[Round]]:
         """Discretise every edge of the (re-initialised) supernet in ``edge_order``; the chosen
         op per edge and one :class:`Round` per removed op."""
         n_edges, n_ops = net.mask.shape
@@ -141,7 +162,7 @@ class ZeroCostPT:
         decided: dict[int, int] = {}
         rounds: list[Round] = []
         queue: list[int] = list(range(n_edges))  # fixed: from the cell's input to its output
-        reuse: Optional[torch.Tensor] = None
+        reuse: torch.Tensor | None = None
         if self.edge_order == "random":
             queue = torch.randperm(n_edges, generator=gen).tolist()
 
@@ -162,8 +183,11 @@ class ZeroCostPT:
                     # every op scored once on the initial supernet fixes the edge order; the
                     # first edge's scores are those same numbers (2|O||E| − |O| in all)
                     reuse = self._perturb(net, undecided, batch)
-                    key = (reuse.nan_to_num(nan=torch.inf).amin(dim=1)
-                           if self.edge_order == "global_op_once" else reuse.nanmean(dim=1))
+                    key = (
+                        reuse.nan_to_num(nan=torch.inf).amin(dim=1)
+                        if self.edge_order == "global_op_once"
+                        else reuse.nanmean(dim=1)
+                    )
                     queue = sorted(range(n_edges), key=lambda i: (float(key[i]), i))
                 e = queue[step - 1]
                 s = reuse if reuse is not None else self._perturb(net, [e], batch)
@@ -174,8 +198,9 @@ class ZeroCostPT:
         return [decided[e] for e in range(n_edges)], rounds
 
     @staticmethod
-    def _discretise(net: Supernet, e: int, keep: int, scores: torch.Tensor,
-                    decided: dict[int, int], done: int) -> list[Round]:
+    def _discretise(
+        net: Supernet, e: int, keep: int, scores: torch.Tensor, decided: dict[int, int], done: int
+    ) -> list[Round]:
         """Remove every other op of edge ``e`` (weight 1 on ``keep``), one Round each.
         ``scores`` is −S(A − (e, o)): higher = removing the op hurts more = keep."""
         rounds = []
@@ -189,15 +214,18 @@ class ZeroCostPT:
             mask = net.mask.clone()
             best = torch.where(mask, scores.nan_to_num(nan=-torch.inf), -torch.inf)
             choice = [decided.get(i, int(best[i].argmax())) for i in range(len(mask))]
-            rounds.append(Round(done + len(rounds) + 1, scores, mask, choice, (e, o),
-                                float(scores[e, o])))
+            rounds.append(
+                Round(done + len(rounds) + 1, scores, mask, choice, (e, o), float(scores[e, o]))
+            )
         return rounds
 
     # -- search ---------------------------------------------------------------------------------
     def search(self, ctx: Context) -> Found:
         if self.needs_data and ctx.batch is None:
-            raise UserError(f"proxy {self.proxy.name} needs images: choose a data= group "
-                            "(data=synthetic when no dataset is at hand)")
+            raise UserError(
+                f"proxy {self.proxy.name} needs images: choose a data= group "
+                "(data=synthetic when no dataset is at hand)"
+            )
         space, gen = ctx.space, torch.Generator().manual_seed(ctx.seed)
         dtype = self.proxy.dtype or ctx.dtype
         net = space.build_supernet(ctx.a, dtype, ctx.device)
@@ -207,8 +235,12 @@ class ZeroCostPT:
             if i:
                 net.initialise()  # each proposal: fresh supernet weights (global torch RNG)
             proposals.append(self.propose(net, lambda: self._draw(ctx, gen), gen))
-            log.info("zero_cost_pt proposal %d/%d: %s", i + 1, self.n_proposals,
-                     space.decode(proposals[-1][0]))
+            log.info(
+                "zero_cost_pt proposal %d/%d: %s",
+                i + 1,
+                self.n_proposals,
+                space.decode(proposals[-1][0]),
+            )
 
         # validation: each distinct proposal's network, freshly initialised once, scored on the
         # same V batches; the mean proxy picks (V=0: the first proposal). When every batch is
@@ -217,9 +249,12 @@ class ZeroCostPT:
         batches = [self._draw(ctx, gen) for _ in range(self.n_validation)]
         if batches and all(b is batches[0] for b in batches):
             if self.n_validation > 1:
-                log.warning("zero_cost_pt: the %d validation batches are all the same images "
-                            "(set data.batch_size larger than method.batch_size for distinct "
-                            "ones): scored once", self.n_validation)
+                log.warning(
+                    "zero_cost_pt: the %d validation batches are all the same images "
+                    "(set data.batch_size larger than method.batch_size for distinct "
+                    "ones): scored once",
+                    self.n_validation,
+                )
             batches = batches[:1]
         value: dict[tuple, float] = {}
         for choice, _ in proposals:
@@ -232,9 +267,18 @@ class ZeroCostPT:
             if value[tuple(choice)] > value[tuple(proposals[best][0])]:
                 best = i
         choice, rounds = proposals[best]
-        return Found(choice, scorer=self.proxy.name, pruning=f"perturbation_{self.edge_order}",
-                     rounds=rounds, samples=[(c, value[tuple(c)]) for c, _ in proposals],
-                     extra={"n_proposals": self.n_proposals, "n_validation": self.n_validation,
-                            "edge_order": self.edge_order, "batch_size": self.batch_size,
-                            "distinct_proposals": len(value),
-                            "perturbations": self.perturbations // self.n_proposals})
+        return Found(
+            choice,
+            scorer=self.proxy.name,
+            pruning=f"perturbation_{self.edge_order}",
+            rounds=rounds,
+            samples=[(c, value[tuple(c)]) for c, _ in proposals],
+            extra={
+                "n_proposals": self.n_proposals,
+                "n_validation": self.n_validation,
+                "edge_order": self.edge_order,
+                "batch_size": self.batch_size,
+                "distinct_proposals": len(value),
+                "perturbations": self.perturbations // self.n_proposals,
+            },
+        )

@@ -16,10 +16,11 @@ An *aggregate* (``combined``, ``az_nas``, ``vkdnw_agg``) is not a network proxy:
 of its component proxies over the population of scored architectures and combines the ranks,
 so it acts on columns of raw values (:data:`AGGREGATES`). Register one with ``@aggregate``.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence
 
 import numpy as np
 
@@ -44,9 +45,11 @@ AGGREGATES: dict[str, Aggregate] = {}
 
 def aggregate(name: str, parts: Sequence[str]) -> Callable[[Combine], Aggregate]:
     """Register ``combine(columns)`` as the aggregate ``name`` of the proxies ``parts``."""
+
     def register(combine_fn: Combine) -> Aggregate:
         AGGREGATES[name] = Aggregate(name, tuple(parts), combine_fn)
         return AGGREGATES[name]
+
     return register
 
 
@@ -74,7 +77,7 @@ def combine(columns: Sequence[Sequence[float]], weights: Sequence[float]) -> np.
     picked α = 0.6). The scale is relative to the architectures given, so a search recomputes it
     over every architecture it has scored so far.
     """
-    return sum(w * percentile_ranks(c) for c, w in zip(columns, weights))
+    return sum(w * percentile_ranks(c) for c, w in zip(columns, weights, strict=True))
 
 
 @aggregate("combined", ("nwot", "synflow"))
@@ -92,9 +95,21 @@ def log_rank_sum(columns: Sequence[Sequence[float]]) -> np.ndarray:
     return sum(np.log(ranks(c) / n) for c in columns)
 
 
-# Importing the families registers their proxies and aggregates.
-from . import (activation, az_nas, baselines, epe_nas, meco, norms, saliency, swap,  # noqa: E402,F401
-               vkdnw, zen, zico)
+# Importing the families registers their proxies and aggregates; they must come after the
+# registry above, which they import.
+from . import (  # noqa: E402, F401
+    activation,
+    az_nas,
+    baselines,
+    epe_nas,
+    meco,
+    norms,
+    saliency,
+    swap,
+    vkdnw,
+    zen,
+    zico,
+)
 
 
 def names() -> list[str]:
@@ -102,7 +117,7 @@ def names() -> list[str]:
     return [*PROXIES, *AGGREGATES]
 
 
-def resolve(name: str) -> tuple[list[Proxy], Optional[Combine]]:
+def resolve(name: str) -> tuple[list[Proxy], Combine | None]:
     """The network proxies behind ``proxy=name`` and, for an aggregate, the function that turns
     their columns of raw values into scores (``None`` for a single proxy, whose raw value is its
     score)."""

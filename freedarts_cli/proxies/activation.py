@@ -1,8 +1,10 @@
 """Proxies read from activations and input Jacobians: NASWOT (Mellor et al., \"Neural
 Architecture Search without Training\", ICML 2021) and its arXiv-v1 predecessor jacob_cov."""
+
 from __future__ import annotations
 
 import math
+
 import torch
 from torch import nn
 
@@ -44,8 +46,10 @@ def relu_kernel(net: nn.Module, images: torch.Tensor) -> torch.Tensor:
         s = (inputs[0].detach().reshape(n, -1) > 0).to(torch.float32) * 2 - 1
         kernel.add_((s @ s.T + s.shape[1]).to(torch.float64) / 2)
 
-    with removing([m.register_forward_hook(count) for m in net.modules()
-                   if isinstance(m, nn.ReLU)]), torch.no_grad():
+    with (
+        removing([m.register_forward_hook(count) for m in net.modules() if isinstance(m, nn.ReLU)]),
+        torch.no_grad(),
+    ):
         net(images)
     return kernel
 

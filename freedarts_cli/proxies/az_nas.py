@@ -25,11 +25,12 @@ feature covariance and its eigenvalues in float64 (the authors: the network's fl
 ``retain_graph`` of the pairwise backward passes kept (the authors free each block's graph as
 they go; the values are the same).
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Iterator, Optional, Sequence
 
 import numpy as np
 import torch
@@ -71,24 +72,27 @@ def kaiming_reinit(net: nn.Module) -> Iterator[nn.Module]:
         yield net
     finally:
         with torch.no_grad():
-            for p, value in zip(params, saved):
+            for p, value in zip(params, saved, strict=True):
                 p.copy_(value)
 
 
-def gaussian_input(net: nn.Module, n: Optional[int] = None) -> torch.Tensor:
+def gaussian_input(net: nn.Module, n: int | None = None) -> torch.Tensor:
     """``n`` (default :data:`BATCH`) standard-Gaussian images of ``net.input_shape`` (torch's
     global RNG)."""
     p = next(net.parameters())
-    return torch.randn((BATCH if n is None else n, *net.input_shape), dtype=p.dtype,
-                       device=p.device)
+    return torch.randn(
+        (BATCH if n is None else n, *net.input_shape), dtype=p.dtype, device=p.device
+    )
 
 
 def blocks(net: nn.Module) -> nn.ModuleList:
     """The network's block list: its longest ``nn.ModuleList`` child."""
     lists = [m for m in net.children() if isinstance(m, nn.ModuleList) and len(m)]
     if not lists:
-        raise UserError(f"AZ-NAS needs a network whose blocks are an nn.ModuleList "
-                        f"({type(net).__name__} has none)")
+        raise UserError(
+            f"AZ-NAS needs a network whose blocks are an nn.ModuleList "
+            f"({type(net).__name__} has none)"
+        )
     return max(lists, key=len)
 
 
@@ -105,8 +109,12 @@ def block_features(net: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
     def output(module, args, out):
         features.append(out)
 
-    with removing([seq[0].register_forward_pre_hook(first_input),
-                   *(b.register_forward_hook(output) for b in seq)]):
+    with removing(
+        [
+            seq[0].register_forward_pre_hook(first_input),
+            *(b.register_forward_hook(output) for b in seq),
+        ]
+    ):
         net(x)
     return features
 
@@ -133,16 +141,16 @@ def _nan_to_floor(value: float) -> float:
     return -math.inf if math.isnan(value) else value
 
 
-def block_trainability(f_in: torch.Tensor, f_out: torch.Tensor,
-                       g_out: torch.Tensor) -> float:
+def block_trainability(f_in: torch.Tensor, f_out: torch.Tensor, g_out: torch.Tensor) -> float:
     """AZ-NAS' trainability term of one block (the authors' estimator of its s_T term):
     ``g_in = (∂f_out/∂f_in)ᵀ g_out`` for the random ±1 signal ``g_out``; a block whose ``g_in``
     equals ``g_out`` (the identity) gives -inf. Else, a stride-s block's ``g_in`` is
     pixel-unshuffled by s to ``g_out``'s resolution, ``M = Σ_positions g_in g_outᵀ / (B·H·W)``
     (``C_in·s² × C_out``), σ its largest singular value (exact ``svdvals``, no power
     iteration) and the term is ``−σ − 1/(σ + 1e-6) + 2`` (0 at σ = 1, the best)."""
-    (g_in,) = torch.autograd.grad(f_out, f_in, grad_outputs=g_out, retain_graph=True,
-                                  allow_unused=True)
+    (g_in,) = torch.autograd.grad(
+        f_out, f_in, grad_outputs=g_out, retain_graph=True, allow_unused=True
+    )
     if g_in is None:
         g_in = torch.zeros_like(f_in)
     if g_in.shape == g_out.shape and bool(torch.equal(g_in, g_out)):
@@ -159,7 +167,7 @@ def block_trainability(f_in: torch.Tensor, f_out: torch.Tensor,
 
 
 @proxy("az_expressivity", needs_data=False, floor=True)
-def az_expressivity(net: nn.Module, batch: Optional[Batch] = None):
+def az_expressivity(net: nn.Module, batch: Batch | None = None):
     """AZ-NAS expressivity (Lee & Ham, CVPR 2024, s_E): ``s_E = Σ_l H_l``, H_l the
     :func:`feature_entropy` of the l-th of the :func:`block_features` (stem output and every
     block's output), for 64 Gaussian images after the authors' Kaiming re-initialisation, BN in
@@ -171,7 +179,7 @@ def az_expressivity(net: nn.Module, batch: Optional[Batch] = None):
 
 
 @proxy("az_progressivity", needs_data=False, floor=True)
-def az_progressivity(net: nn.Module, batch: Optional[Batch] = None):
+def az_progressivity(net: nn.Module, batch: Batch | None = None):
     """AZ-NAS progressivity (s_P): ``s_P = min_l (H_l − H_{l−1})`` over consecutive
     :func:`block_features`' entropies, computed as :func:`az_expressivity` (its own
     re-initialisation and input). -inf when an entropy is undefined (a constant map)."""
@@ -181,7 +189,7 @@ def az_progressivity(net: nn.Module, batch: Optional[Batch] = None):
 
 
 @proxy("az_trainability", needs_data=False, floor=True)
-def az_trainability(net: nn.Module, batch: Optional[Batch] = None):
+def az_trainability(net: nn.Module, batch: Batch | None = None):
     """AZ-NAS trainability (s_T): the mean over consecutive pairs of
     :func:`block_features` of :func:`block_trainability`, the pairs taken from the last block
     back (the authors' order of drawing the ±1 signals, ``torch.bernoulli(0.5)``), for 64
@@ -199,7 +207,7 @@ def az_trainability(net: nn.Module, batch: Optional[Batch] = None):
 
 
 @proxy("az_complexity", needs_data=False)
-def az_complexity(net: nn.Module, batch: Optional[Batch] = None):
+def az_complexity(net: nn.Module, batch: Batch | None = None):
     """AZ-NAS complexity (s_C): FLOPs, as the authors read them from NATS-Bench
     (``get_compute_costs(...)['flops']``): :func:`.baselines.forward_flops`, the same count as
     the ``flops`` proxy (multiply-adds of one image, AutoDL's convention)."""

@@ -6,13 +6,14 @@ logits and has ``input_shape`` ([C, H, W]), ``batch`` is ``None`` for data-agnos
 call leaves the network as it found it (weights, buffers, train/eval modes, ``requires_grad``)
 and raises :class:`ProxyError` on a non-finite score.
 """
+
 from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -39,37 +40,47 @@ class Proxy:
 
     name: str
     needs_data: bool
-    score: Callable[[nn.Module, Optional[Batch]], object]
-    dtype: Optional[torch.dtype] = None
+    score: Callable[[nn.Module, Batch | None], object]
+    dtype: torch.dtype | None = None
     floor: bool = False
     needs_labels: bool = False
 
-    def __call__(self, net: nn.Module, batch: Optional[Batch] = None) -> float:
+    def __call__(self, net: nn.Module, batch: Batch | None = None) -> float:
         if self.needs_data and batch is None:
-            raise UserError(f"proxy {self.name} needs a batch of images: set data=cifar10 "
-                            "data.root=PATH (or data=synthetic for random images)")
+            raise UserError(
+                f"proxy {self.name} needs a batch of images: set data=cifar10 "
+                "data.root=PATH (or data=synthetic for random images)"
+            )
         with scoring_mode(net):
             value = self.score(net, batch)
         value = float(value.detach() if isinstance(value, torch.Tensor) else value)
         if math.isnan(value) or value == math.inf or (value == -math.inf and not self.floor):
-            raise ProxyError(f"proxy {self.name} gave a non-finite score ({value}): use "
-                             "dtype=float64 or another proxy (method.proxy=...)")
+            raise ProxyError(
+                f"proxy {self.name} gave a non-finite score ({value}): use "
+                "dtype=float64 or another proxy (method.proxy=...)"
+            )
         return value
 
 
 PROXIES: dict[str, Proxy] = {}
 
 
-def proxy(name: str, needs_data: bool, needs_labels: bool = False,
-          dtype: Optional[torch.dtype] = None, floor: bool = False) -> Callable:
+def proxy(
+    name: str,
+    needs_data: bool,
+    needs_labels: bool = False,
+    dtype: torch.dtype | None = None,
+    floor: bool = False,
+) -> Callable:
     """Register ``score(net, batch)`` as ``PROXIES[name]``; the module name becomes the Proxy.
     A proxy that reads labels reads images too (``needs_labels`` implies ``needs_data``)."""
+
     def register(score: Callable) -> Proxy:
         if name in PROXIES:
             raise ValueError(f"proxy {name} is registered twice")
-        PROXIES[name] = Proxy(name, needs_data or needs_labels, score, dtype, floor,
-                              needs_labels)
+        PROXIES[name] = Proxy(name, needs_data or needs_labels, score, dtype, floor, needs_labels)
         return PROXIES[name]
+
     return register
 
 
@@ -111,12 +122,12 @@ def layers(net: nn.Module) -> list[nn.Module]:
     return [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
 
 
-def grad(output: torch.Tensor, inputs: Sequence[torch.Tensor],
-          create_graph: bool = False) -> list[torch.Tensor]:
+def grad(
+    output: torch.Tensor, inputs: Sequence[torch.Tensor], create_graph: bool = False
+) -> list[torch.Tensor]:
     """∂output/∂inputs without touching ``.grad``; an input the output ignores gets zeros."""
-    grads = torch.autograd.grad(output, list(inputs), create_graph=create_graph,
-                                allow_unused=True)
-    return [torch.zeros_like(t) if g is None else g for t, g in zip(inputs, grads)]
+    grads = torch.autograd.grad(output, list(inputs), create_graph=create_graph, allow_unused=True)
+    return [torch.zeros_like(t) if g is None else g for t, g in zip(inputs, grads, strict=True)]
 
 
 def data(net: nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
@@ -132,8 +143,12 @@ def loss(net: nn.Module, batch: Batch) -> torch.Tensor:
 @contextmanager
 def without_batchnorm(net: nn.Module) -> Iterator[None]:
     """Every BN layer swapped for the identity (the library's ``bn=False`` copy), then back."""
-    found = [(parent, name, child) for parent in net.modules()
-             for name, child in parent._modules.items() if isinstance(child, _BatchNorm)]
+    found = [
+        (parent, name, child)
+        for parent in net.modules()
+        for name, child in parent._modules.items()
+        if isinstance(child, _BatchNorm)
+    ]
     for parent, name, _ in found:
         parent._modules[name] = nn.Identity()
     try:

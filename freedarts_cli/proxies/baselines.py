@@ -8,9 +8,8 @@ computed with AutoDL's ``get_model_infos`` (``xautodl/utils/flop_benchmark.py``)
 VKDNW's ``vkdnw_dim``, ``len(list(model.named_parameters()))`` (``compute_vkdnw_score.py``).
 These are shape counts: no data, no gradients, the same value for every initialisation.
 """
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 import torch
 from torch import nn
@@ -60,7 +59,7 @@ def forward_flops(net: nn.Module, input_shape) -> int:
 
 
 @proxy("flops", needs_data=False)
-def flops(net: nn.Module, batch: Optional[Batch] = None):
+def flops(net: nn.Module, batch: Batch | None = None):
     """FLOPs (VKDNW Table 1 "FLOPs"): :func:`forward_flops` at ``net.input_shape``, in
     multiply-adds (NATS-Bench stores the same count divided by 10⁶, "MFLOPs"). On NAS-Bench-201
     it is a function of the cell's numbers of 1×1 and 3×3 convolutions only."""
@@ -68,7 +67,7 @@ def flops(net: nn.Module, batch: Optional[Batch] = None):
 
 
 @proxy("params", needs_data=False)
-def params(net: nn.Module, batch: Optional[Batch] = None):
+def params(net: nn.Module, batch: Batch | None = None):
     """#Params: ``Σ_p numel(p)`` over every parameter of the network, BN's affine weights and
     biases and the classifier included (AutoDL's ``count_parameters``, which NATS-Bench reports
     divided by 10⁶ or 2²⁰)."""
@@ -76,7 +75,7 @@ def params(net: nn.Module, batch: Optional[Batch] = None):
 
 
 @proxy("trainable_layers", needs_data=False)
-def trainable_layers(net: nn.Module, batch: Optional[Batch] = None):
+def trainable_layers(net: nn.Module, batch: Batch | None = None):
     """No. of trainable layers ℵ (VKDNW Table 1), as VKDNW's code counts it (``vkdnw_dim``): the
     number of parameter tensors of the network (each weight and each bias counts once, affine
     BN layers count two).

@@ -1,6 +1,7 @@
 """EPE-NAS (Lopes, Alirezazadeh, Alexandre, \"EPE-NAS: Efficient Performance Estimation Without
 Training for Neural Architecture Search\", ICANN 2021): NASWOT's input Jacobians, correlated
 within each class."""
+
 from __future__ import annotations
 
 import math

@@ -1,9 +1,8 @@
 """MeCo (Jiang et al., \"MeCo: Zero-Shot NAS with One Data and Minimum Eigenvalue of
 Correlation\", NeurIPS 2023): the sum over layers of the smallest eigenvalue of the channel
 correlation matrix of each layer's feature map, for one input."""
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 import torch
 from torch import nn
@@ -44,7 +43,7 @@ def meco_terms(net: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
 
 
 @proxy("meco", needs_data=False)
-def meco(net: nn.Module, batch: Optional[Batch] = None):
+def meco(net: nn.Module, batch: Batch | None = None):
     """MeCo (Jiang et al., NeurIPS 2023; the paper's MeCo score, equation number not
     checked here): ``S = Σ_layers λ_min(P(f_l(x)))``, ``P`` the
     channel correlation matrix of layer l's feature map for one input (:func:`meco_terms`);

@@ -2,9 +2,8 @@
 \"Zero-Cost Proxies for Lightweight NAS\", ICLR 2021; mohsaied/zero-cost-nas,
 ``foresight/pruners/measures/l2_norm.py`` and ``plain.py``), summed over every Conv2d and Linear
 layer as the library's ``find_measures`` does (``sum_arr``: the sum of each layer's array)."""
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 import torch
 from torch import nn
@@ -14,7 +13,7 @@ from .base import grad, layers, loss, proxy
 
 
 @proxy("l2_norm", needs_data=False)
-def l2_norm(net: nn.Module, batch: Optional[Batch] = None):
+def l2_norm(net: nn.Module, batch: Batch | None = None):
     """L2 norm (zero-cost NAS library, ``l2_norm``): ``S = Σ_l ‖W_l‖₂`` over the weights of every
     Conv2d and Linear layer, ‖·‖₂ the Frobenius norm of the whole weight tensor (one number per
     layer, then summed; biases and BN parameters are not counted). Data-agnostic: no forward
@@ -35,4 +34,4 @@ def plain(net: nn.Module, batch: Batch):
     """
     weights = [layer.weight for layer in layers(net)]
     grads = grad(loss(net, batch), weights)
-    return sum((w * g).sum() for w, g in zip(weights, grads))
+    return sum((w * g).sum() for w, g in zip(weights, grads, strict=True))

@@ -3,20 +3,18 @@ ICLR 2021): a per-weight saliency summed over the weights of every Conv2d and Li
 Semantics follow the zero-cost-nas library: BN in train mode (batch statistics) for every proxy
 except ``synflow``, which removes BN; cross-entropy with mean reduction; gradients of the
 weights themselves."""
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 import torch
 from torch import nn
 
 from ..data import Batch
-from .base import (absolute_float64, data, grad, layers, loss, proxy, removing,
-                   without_batchnorm)
+from .base import absolute_float64, grad, layers, loss, proxy, removing, without_batchnorm
 
 
 @proxy("synflow", needs_data=False, dtype=torch.float64)
-def synflow(net: nn.Module, batch: Optional[Batch] = None):
+def synflow(net: nn.Module, batch: Batch | None = None):
     """SynFlow (Tanaka et al., NeurIPS 2020; as a NAS proxy: Abdelfattah et al. 2021):
     ``S = Σ_{conv, linear weights} |θ ⊙ ∂R/∂θ|`` with ``R = 1ᵀ f(1; |θ|)``.
 
@@ -30,7 +28,7 @@ def synflow(net: nn.Module, batch: Optional[Batch] = None):
         ones = torch.ones((1, *twin.input_shape), dtype=p.dtype, device=p.device)
         weights = [layer.weight for layer in layers(twin)]
         grads = grad(twin(ones).sum(), weights)
-        return sum((w * g).abs().sum() for w, g in zip(weights, grads))
+        return sum((w * g).abs().sum() for w, g in zip(weights, grads, strict=True))
 
 
 @proxy("snip", needs_data=True, needs_labels=True)
@@ -39,7 +37,7 @@ def snip(net: nn.Module, batch: Batch):
     cross-entropy on one batch (the library's connection-mask gradient is exactly θ ⊙ ∂L/∂θ)."""
     weights = [layer.weight for layer in layers(net)]
     grads = grad(loss(net, batch), weights)
-    return sum((w * g).abs().sum() for w, g in zip(weights, grads))
+    return sum((w * g).abs().sum() for w, g in zip(weights, grads, strict=True))
 
 
 @proxy("grasp", needs_data=True, needs_labels=True)
@@ -50,7 +48,7 @@ def grasp(net: nn.Module, batch: Batch):
     weights = [layer.weight for layer in layers(net)]
     g = grad(loss(net, batch), weights, create_graph=True)
     hg = grad(sum((gi.detach() * gi).sum() for gi in g), weights)
-    return sum((-w * h).sum() for w, h in zip(weights, hg))
+    return sum((-w * h).sum() for w, h in zip(weights, hg, strict=True))
 
 
 @proxy("fisher", needs_data=True, needs_labels=True)
@@ -62,12 +60,16 @@ def fisher(net: nn.Module, batch: Batch):
     is ``Σ_layers Σ_k fan_in · Δ_k``.
     """
     outputs: list[tuple[nn.Module, torch.Tensor]] = []
-    with removing([layer.register_forward_hook(lambda m, i, out: outputs.append((m, out)))
-                   for layer in layers(net)]):
+    with removing(
+        [
+            layer.register_forward_hook(lambda m, i, out: outputs.append((m, out)))
+            for layer in layers(net)
+        ]
+    ):
         value = loss(net, batch)
     grads = grad(value, [a for _, a in outputs])
     total = 0.0
-    for (layer, a), g in zip(outputs, grads):
+    for (layer, a), g in zip(outputs, grads, strict=True):
         g_nk = (a * g).sum(dim=tuple(range(2, a.dim()))) if a.dim() > 2 else a * g
         total = total + 0.5 * g_nk.pow(2).mean(0).sum() * layer.weight[0].numel()
     return total

@@ -1,6 +1,7 @@
 """SWAP-Score (Peng et al., \"SWAP-NAS: Sample-Wise Activation Patterns for Ultra-fast NAS\",
 ICLR 2024): how many distinct on/off patterns, across a small batch of images, the network's
 ReLU units show."""
+
 from __future__ import annotations
 
 import math
@@ -27,7 +28,7 @@ def _codes(active: torch.Tensor) -> torch.Tensor:
     n = active.shape[0]
     words = []
     for start in range(0, n, _WORD):
-        bits = active[start:start + _WORD].to(torch.float64)
+        bits = active[start : start + _WORD].to(torch.float64)
         weights = 2.0 ** torch.arange(bits.shape[0], dtype=torch.float64, device=bits.device)
         words.append(weights @ bits)
     return torch.stack(words, dim=1)
@@ -44,12 +45,22 @@ def activation_patterns(net: nn.Module, images: torch.Tensor) -> int:
         if isinstance(inputs, tuple) and inputs and inputs[0].dim() == 4:
             codes.append(_codes(output.detach().reshape(output.shape[0], -1) > 0))
 
-    with removing([m.register_forward_hook(hook) for m in net.modules()
-                   if isinstance(m, (nn.ReLU, nn.ReLU6))]), torch.no_grad():
+    with (
+        removing(
+            [
+                m.register_forward_hook(hook)
+                for m in net.modules()
+                if isinstance(m, (nn.ReLU, nn.ReLU6))
+            ]
+        ),
+        torch.no_grad(),
+    ):
         net(images)
     if not codes:
-        raise UserError("proxy swap needs a network with ReLU layers on 4-D feature maps: "
-                        "use another proxy (method.proxy=...)")
+        raise UserError(
+            "proxy swap needs a network with ReLU layers on 4-D feature maps: "
+            "use another proxy (method.proxy=...)"
+        )
     codes_all = torch.cat(codes)
     if codes_all.shape[1] == 1:  # one word per unit: a flat unique is ~50x faster
         return int(torch.unique(codes_all[:, 0]).numel())
@@ -64,8 +75,13 @@ def regular_factor(net: nn.Module, mu: float, sigma: float) -> float:
     return math.exp(-((theta - mu) ** 2) / sigma)
 
 
-def swap_score(net: nn.Module, images: torch.Tensor, repeats: int = REPEATS,
-               mu: float | None = None, sigma: float | None = None) -> float:
+def swap_score(
+    net: nn.Module,
+    images: torch.Tensor,
+    repeats: int = REPEATS,
+    mu: float | None = None,
+    sigma: float | None = None,
+) -> float:
     """Mean of :func:`activation_patterns` over ``repeats`` standard-Gaussian
     re-initialisations (:func:`gaussian_reinit`, torch's global RNG, restored afterwards), times
     :func:`regular_factor` when ``mu`` and ``sigma`` are given (the regularised SWAP-Score)."""

@@ -18,16 +18,17 @@ numbers, without per-sample copies of whole weight tensors); the Fisher matrix a
 eigenvalues in float64 (the authors: float32, where their ``torch.svd`` failing falls back to
 zero eigenvalues, i.e. entropy 0); α = 0.05 exactly (the authors hold it in float16).
 """
+
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.modules.batchnorm import _BatchNorm
 from torch.func import functional_call, jvp
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..data import Batch
 from ..errors import UserError
@@ -54,8 +55,9 @@ def sampled_parameters(net: nn.Module, count: int = TENSORS) -> list[torch.Tenso
     return [p for _, p in list(net.named_parameters())[:count]]
 
 
-def first_element_tangent(module: nn.Module, name: str, args: tuple,
-                          output: torch.Tensor) -> torch.Tensor:
+def first_element_tangent(
+    module: nn.Module, name: str, args: tuple, output: torch.Tensor
+) -> torch.Tensor:
     """``∂ module(*args) / ∂ θ``, θ the first element of ``module.<name>`` (a tensor shaped like
     the output). Closed forms for the layers whose output is affine in each parameter (Conv2d
     with zero padding, Linear, eval-mode BatchNorm on running statistics: only channel 0
@@ -68,19 +70,25 @@ def first_element_tangent(module: nn.Module, name: str, args: tuple,
         else:  # weight[0, 0, 0, 0]: output channel 0 reads input channel 0 at kernel tap (0, 0)
             tap = torch.zeros((1, 1, *module.kernel_size), dtype=x.dtype, device=x.device)
             tap.view(-1)[0] = 1
-            t[:, 0:1] = F.conv2d(x[:, 0:1], tap, None, module.stride, module.padding,
-                                 module.dilation)
+            t[:, 0:1] = F.conv2d(
+                x[:, 0:1], tap, None, module.stride, module.padding, module.dilation
+            )
         return t
     if isinstance(module, nn.Linear) and x is not None:
         t[..., 0] = 1 if name == "bias" else x[..., 0]
         return t
-    if (isinstance(module, _BatchNorm) and not module.training and x is not None
-            and module.running_mean is not None):
+    if (
+        isinstance(module, _BatchNorm)
+        and not module.training
+        and x is not None
+        and module.running_mean is not None
+    ):
         if name == "bias":
             t[:, 0] = 1
         else:
-            t[:, 0] = ((x[:, 0] - module.running_mean[0])
-                       / torch.sqrt(module.running_var[0] + module.eps))
+            t[:, 0] = (x[:, 0] - module.running_mean[0]) / torch.sqrt(
+                module.running_var[0] + module.eps
+            )
         return t
     p = module._parameters[name]
     direction = torch.zeros_like(p)
@@ -89,8 +97,9 @@ def first_element_tangent(module: nn.Module, name: str, args: tuple,
     return t
 
 
-def sample_jacobian(net: nn.Module, x: torch.Tensor,
-                    params: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+def sample_jacobian(
+    net: nn.Module, x: torch.Tensor, params: Sequence[torch.Tensor]
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Logits ``z`` [N, C] of ``x`` in the network's current mode and the per-sample Jacobian
     ``J[n, c, k] = ∂z[n, c] / ∂θ_k`` [N, C, K], θ_k the first element of ``params[k]``.
 
@@ -101,8 +110,7 @@ def sample_jacobian(net: nn.Module, x: torch.Tensor,
     """
     n = x.shape[0]
     p0 = next(net.parameters())
-    deltas = [torch.zeros(n, dtype=p0.dtype, device=p0.device, requires_grad=True)
-              for _ in params]
+    deltas = [torch.zeros(n, dtype=p0.dtype, device=p0.device, requires_grad=True) for _ in params]
     index = {id(p): k for k, p in enumerate(params)}
     owned: dict[nn.Module, list[tuple[str, int]]] = {}
     for module in net.modules():
@@ -115,8 +123,9 @@ def sample_jacobian(net: nn.Module, x: torch.Tensor,
         if id(module) in busy:  # the tangent's own call of the module
             return None
         if not isinstance(output, torch.Tensor):
-            raise UserError(f"vkdnw: {type(module).__name__} owns a sampled parameter but "
-                            "returns no tensor")
+            raise UserError(
+                f"vkdnw: {type(module).__name__} owns a sampled parameter but returns no tensor"
+            )
         frozen = tuple(a.detach() if isinstance(a, torch.Tensor) else a for a in args)
         for name, k in owned[module]:
             busy.add(id(module))
@@ -131,10 +140,18 @@ def sample_jacobian(net: nn.Module, x: torch.Tensor,
         z = net(x)
     columns = []
     for c in range(z.shape[1]):
-        g = torch.autograd.grad(z[:, c].sum(), deltas, retain_graph=c + 1 < z.shape[1],
-                                allow_unused=True)
-        columns.append(torch.stack([torch.zeros(n, dtype=p0.dtype, device=p0.device)
-                                    if gi is None else gi for gi in g], dim=1))
+        g = torch.autograd.grad(
+            z[:, c].sum(), deltas, retain_graph=c + 1 < z.shape[1], allow_unused=True
+        )
+        columns.append(
+            torch.stack(
+                [
+                    torch.zeros(n, dtype=p0.dtype, device=p0.device) if gi is None else gi
+                    for gi in g
+                ],
+                dim=1,
+            )
+        )
     return z.detach(), torch.stack(columns, dim=1)
 
 
@@ -181,7 +198,7 @@ def decile_entropy(eigenvalues: torch.Tensor) -> torch.Tensor:
 
 
 @proxy("vkdnw", needs_data=False)
-def vkdnw(net: nn.Module, batch: Optional[Batch] = None):
+def vkdnw(net: nn.Module, batch: Batch | None = None):
     """VKDNW (Týbl & Neumann, CVPR 2025; the code's ``vkdnw_entropy``): the
     :func:`decile_entropy` of the eigenvalues (the code's singular values, i.e. their absolute
     values) of :func:`fisher_matrix`, for the first element of each of the first 128 parameter
@@ -208,7 +225,7 @@ def dense_ranks(keys: Sequence[tuple]) -> np.ndarray:
 def single_ranks(layers: Sequence[float], entropy: Sequence[float]) -> np.ndarray:
     """VKDNW_single (the code's ``vkdnw_rank``): the dense rank of ``(ℵ, VKDNW)`` in
     lexicographic order: the number of trainable layers first, the entropy among ties."""
-    return dense_ranks(list(zip(map(float, layers), map(float, entropy))))
+    return dense_ranks(list(zip(map(float, layers), map(float, entropy), strict=True)))
 
 
 @aggregate("vkdnw_single", ("trainable_layers", "vkdnw"))
@@ -219,8 +236,10 @@ def vkdnw_single(columns: Sequence[Sequence[float]]) -> np.ndarray:
     return single_ranks(layers, entropy)
 
 
-@aggregate("vkdnw_agg", ("trainable_layers", "vkdnw", "jacob_cov", "az_expressivity",
-                         "az_trainability", "flops"))
+@aggregate(
+    "vkdnw_agg",
+    ("trainable_layers", "vkdnw", "jacob_cov", "az_expressivity", "az_trainability", "flops"),
+)
 def vkdnw_agg(columns: Sequence[Sequence[float]]) -> np.ndarray:
     """VKDNW_agg of Table 1 (the code's ``vkdnw_comb_rank``, the ``flops_expressivity_
     trainability_jacov_vkdnw_`` row of ``paper_preparation.ipynb``'s "Ablation: add

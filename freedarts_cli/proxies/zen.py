@@ -5,11 +5,12 @@ perturbation of a Gaussian input, corrected by the BN layers' scaling.
 Also home of :func:`gaussian_reinit`, the standard-Gaussian re-initialisation Zen-NAS applies
 before every score (``network_weight_gaussian_init``), shared with :mod:`.swap`, whose authors
 copied it."""
+
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator, Optional
 
 import torch
 from torch import nn
@@ -44,7 +45,7 @@ def gaussian_reinit(net: nn.Module) -> Iterator[nn.Module]:
         yield net
     finally:
         with torch.no_grad():
-            for p, value in zip(params, saved):
+            for p, value in zip(params, saved, strict=True):
                 p.copy_(value)
 
 
@@ -64,8 +65,11 @@ def pre_gap_capture(net: nn.Module) -> Iterator[list]:
     state: dict = {"last": None, "at_linear": None}
 
     def record(module, inputs, output):
-        if isinstance(output, torch.Tensor) and output.dim() == 4 \
-                and output.shape[2] * output.shape[3] > 1:
+        if (
+            isinstance(output, torch.Tensor)
+            and output.dim() == 4
+            and output.shape[2] * output.shape[3] > 1
+        ):
             state["last"] = output
 
     def at_linear(module, inputs):
@@ -77,8 +81,9 @@ def pre_gap_capture(net: nn.Module) -> Iterator[list]:
         state["last"] = state["at_linear"] = None
 
     hooks = [m.register_forward_hook(record) for m in net.modules() if m is not net]
-    hooks += [m.register_forward_pre_hook(at_linear) for m in net.modules()
-              if isinstance(m, nn.Linear)]
+    hooks += [
+        m.register_forward_pre_hook(at_linear) for m in net.modules() if isinstance(m, nn.Linear)
+    ]
     hooks.append(net.register_forward_hook(done))
     with removing(hooks):
         yield maps
@@ -92,7 +97,7 @@ def bn_log_scaling(net: nn.Module, passes: list[list[torch.Tensor]]) -> torch.Te
     its unbiased batch variances over the passes (``passes[i]``: that BN's batch variances)."""
     total = torch.zeros((), dtype=torch.float64)
     bns = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
-    for bn, variances in zip(bns, passes):
+    for bn, variances in zip(bns, passes, strict=True):
         if bn.running_var is not None:
             var = bn.running_var.to(torch.float64).mean()
         elif variances:
@@ -114,15 +119,21 @@ def _untracked_bn_variances(net: nn.Module) -> Iterator[list[list[torch.Tensor]]
         def hook(module, inputs, output):
             x = inputs[0].detach()
             records[i].append(x.transpose(0, 1).reshape(x.shape[1], -1).var(dim=1))
+
         return hook
 
-    with removing([bn.register_forward_hook(hook_for(i)) for i, bn in enumerate(bns)
-                   if bn.running_var is None]):
+    with removing(
+        [
+            bn.register_forward_hook(hook_for(i))
+            for i, bn in enumerate(bns)
+            if bn.running_var is None
+        ]
+    ):
         yield records
 
 
 @proxy("zen", needs_data=False, floor=True)
-def zen(net: nn.Module, batch: Optional[Batch] = None):
+def zen(net: nn.Module, batch: Batch | None = None):
     """Zen-score (Lin et al., ICCV 2021; the paper's Zen-score as the authors'
     ``ZeroShotProxy/compute_zen_score.py`` computes it; equation number not checked here):
 
@@ -150,8 +161,12 @@ def zen(net: nn.Module, batch: Optional[Batch] = None):
     for m in net.modules():
         if isinstance(m, nn.BatchNorm2d) and m.track_running_stats:
             m.reset_running_stats()
-    with gaussian_reinit(net), torch.no_grad(), pre_gap_capture(net) as maps, \
-            _untracked_bn_variances(net) as variances:
+    with (
+        gaussian_reinit(net),
+        torch.no_grad(),
+        pre_gap_capture(net) as maps,
+        _untracked_bn_variances(net) as variances,
+    ):
         net(x)
         net(x + ALPHA * eps)
         diff = (maps[1] - maps[0]).abs().flatten(1).sum(dim=1).mean().to(torch.float64)

@@ -1,6 +1,7 @@
 """ZiCo (Li, Yang, Wang, Marculescu, \"ZiCo: Zero-shot NAS via Inverse Coefficient of Variation on
 Gradients\", ICLR 2023): layers whose weight gradients are large *and* consistent across
 mini-batches score high."""
+
 from __future__ import annotations
 
 import torch
@@ -28,7 +29,7 @@ def inverse_cv_score(per_split: list[list[torch.Tensor]]) -> torch.Tensor:
     scores 0.
     """
     total = torch.zeros((), dtype=torch.float64, device=per_split[0][0].device)
-    for per_layer in zip(*per_split):
+    for per_layer in zip(*per_split, strict=True):
         g = torch.stack([t.reshape(-1) for t in per_layer]).to(torch.float64)
         std = g.std(dim=0, correction=0)
         keep = std != 0
@@ -61,6 +62,8 @@ def zico(net: nn.Module, batch: Batch):
     if len(x) < SPLITS:
         raise UserError(f"proxy zico needs a batch of at least {SPLITS} images (data.batch_size)")
     weights = [layer.weight for layer in layers(net)]
-    per_split = [grad(F.cross_entropy(net(xb), yb), weights)
-                 for xb, yb in zip(x.tensor_split(SPLITS), y.tensor_split(SPLITS))]
+    per_split = [
+        grad(F.cross_entropy(net(xb), yb), weights)
+        for xb, yb in zip(x.tensor_split(SPLITS), y.tensor_split(SPLITS), strict=True)
+    ]
     return inverse_cv_score(per_split)

@@ -27,6 +27,7 @@ records in ``values.csv`` are printed ``-`` with no value, and their ``source`` 
 Units are kept as published: the Zero-Cost-PT tables are test *error*, and ours are converted to
 ``100 - accuracy`` for them (the std is unchanged), so that every cell compares like with like.
 """
+
 from __future__ import annotations
 
 import functools
@@ -74,8 +75,9 @@ def spec(table: str) -> dict:
     """The table's columns and row mapping (see the module docstring)."""
     table = str(table)
     if table not in table_ids():
-        raise UserError(f"table={table} is not a published table: use one of "
-                        f"{', '.join(table_ids())}")
+        raise UserError(
+            f"table={table} is not a published table: use one of {', '.join(table_ids())}"
+        )
     return _spec(table)
 
 
@@ -85,7 +87,7 @@ CORRELATION_TABLES = {
     "report_table1": "Student report Table I: Spearman ρ with test accuracy, all 15,625 archs",
     "report_table2": "Student report Table II: Spearman ρ over the top 10 % of archs",
     "vkdnw_table1": "VKDNW (Tybl & Neumann, CVPR 2025) Table 1: independent re-run of the "
-                    "proxies over all 15,625 NB201 archs, authors' code, 5 runs",
+    "proxies over all 15,625 NB201 archs, authors' code, 5 runs",
 }
 
 

@@ -20,6 +20,7 @@ A found cell is reported as its :class:`~freedarts_cli.genotype.Genotype` and si
 do: the CIFAR evaluation network (C=36, 20 cells, auxiliary head excluded) and the ImageNet mobile
 network (C=48, 14 cells, 224×224), parameters and multiply-adds via :mod:`freedarts_cli.size`.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -44,8 +45,11 @@ EDGES = [f"{kind}:{i}<-{j}" for kind in ("normal", "reduce") for i, j in CELL_ED
 def _preprocess(c_prev_prev: int, c_prev: int, c: int, reduction_prev: bool, affine: bool):
     """DARTS' 1×1 ReLU-conv-BN on both inputs; a factorized reduction on c_{k-2} when the previous
     cell halved the resolution."""
-    pre0 = (FactorizedReduce(c_prev_prev, c, affine) if reduction_prev
-            else ReLUConvBN(c_prev_prev, c, 1, 1, 0, affine))
+    pre0 = (
+        FactorizedReduce(c_prev_prev, c, affine)
+        if reduction_prev
+        else ReLUConvBN(c_prev_prev, c, 1, 1, 0, affine)
+    )
     return pre0, ReLUConvBN(c_prev, c, 1, 1, 0, affine)
 
 
@@ -69,8 +73,11 @@ class FanOut(nn.Module):
     def forward(self, x, alpha, kept):
         """``alpha``: [edges, ops], the α rows of these edges (0 where pruned); ``kept``: per op,
         whether any of the edges still holds it."""
-        repeated = x.repeat(1, self.edges, 1, 1) if any(
-            k and e for k, e in zip(kept, self.per_edge)) else None
+        repeated = (
+            x.repeat(1, self.edges, 1, 1)
+            if any(k and e for k, e in zip(kept, self.per_edge, strict=True))
+            else None
+        )
         out = None
         for k, op in enumerate(self.ops):
             if not kept[k]:
@@ -85,8 +92,9 @@ class FanOut(nn.Module):
 #: Node j's fan-out feeds nodes max(2, j+1) .. 5; ``FANOUT_ROWS`` lists α's rows (CELL_EDGES
 #: order) fan-out by fan-out, so each fan-out reads a contiguous block of the reordered α.
 FANOUT_DESTINATIONS = [list(range(max(2, j + 1), 2 + STEPS)) for j in range(1 + STEPS)]
-FANOUT_ROWS = [CELL_EDGES.index((i, j)) for j, dests in enumerate(FANOUT_DESTINATIONS)
-               for i in dests]
+FANOUT_ROWS = [
+    CELL_EDGES.index((i, j)) for j, dests in enumerate(FANOUT_DESTINATIONS) for i in dests
+]
 
 
 class SearchCell(nn.Module):
@@ -94,15 +102,18 @@ class SearchCell(nn.Module):
     the edges leaving each node run as one :class:`FanOut` (stride 2 from the two inputs of a
     reduction cell)."""
 
-    def __init__(self, c_prev_prev: int, c_prev: int, c: int, reduction: bool,
-                 reduction_prev: bool):
+    def __init__(
+        self, c_prev_prev: int, c_prev: int, c: int, reduction: bool, reduction_prev: bool
+    ):
         super().__init__()
         self.reduction = reduction
-        self.preprocess0, self.preprocess1 = _preprocess(c_prev_prev, c_prev, c,
-                                                         reduction_prev, affine=False)
+        self.preprocess0, self.preprocess1 = _preprocess(
+            c_prev_prev, c_prev, c, reduction_prev, affine=False
+        )
         self.fanouts = nn.ModuleList(
             FanOut(c, len(dests), 2 if reduction and j < 2 else 1)
-            for j, dests in enumerate(FANOUT_DESTINATIONS))
+            for j, dests in enumerate(FANOUT_DESTINATIONS)
+        )
 
     def forward(self, s0, s1, alpha, kept):
         """``alpha``: this cell type's 14 α rows in ``FANOUT_ROWS`` order (0 where pruned);
@@ -110,12 +121,12 @@ class SearchCell(nn.Module):
         nodes = [self.preprocess0(s0), self.preprocess1(s1)]
         sums: list = [None] * (2 + STEPS)
         row = 0
-        for j, (fanout, dests) in enumerate(zip(self.fanouts, FANOUT_DESTINATIONS)):
+        for j, (fanout, dests) in enumerate(zip(self.fanouts, FANOUT_DESTINATIONS, strict=True)):
             if j >= 2:
                 nodes.append(sums[j])  # every edge into node j has been added
-            outs = fanout(nodes[j], alpha[row:row + len(dests)], kept[j])
+            outs = fanout(nodes[j], alpha[row : row + len(dests)], kept[j])
             row += len(dests)
-            for i, y in zip(dests, outs):
+            for i, y in zip(dests, outs, strict=True):
                 sums[i] = y if sums[i] is None else sums[i] + y
         nodes.append(sums[-1])
         return torch.cat(nodes[2:], dim=1)
@@ -125,22 +136,33 @@ class EvalCell(nn.Module):
     """A cell of the evaluation network of one genotype (DARTS' ``model.Cell``, affine BNs, no
     drop-path: it changes no parameter and no multiply-add)."""
 
-    def __init__(self, pairs: list, concat: list, c_prev_prev: int, c_prev: int, c: int,
-                 reduction: bool, reduction_prev: bool):
+    def __init__(
+        self,
+        pairs: list,
+        concat: list,
+        c_prev_prev: int,
+        c_prev: int,
+        c: int,
+        reduction: bool,
+        reduction_prev: bool,
+    ):
         super().__init__()
-        self.preprocess0, self.preprocess1 = _preprocess(c_prev_prev, c_prev, c,
-                                                         reduction_prev, affine=True)
+        self.preprocess0, self.preprocess1 = _preprocess(
+            c_prev_prev, c_prev, c, reduction_prev, affine=True
+        )
         self.inputs = [j for _, j in pairs]
         self.concat = list(concat)
-        self.ops = nn.ModuleList(DARTS_OPS[op](c, 2 if reduction and j < 2 else 1, True, False)
-                                 for op, j in pairs)
+        self.ops = nn.ModuleList(
+            DARTS_OPS[op](c, 2 if reduction and j < 2 else 1, True, False) for op, j in pairs
+        )
         self.multiplier = len(self.concat)
 
     def forward(self, s0, s1):
         nodes = [self.preprocess0(s0), self.preprocess1(s1)]
         for i in range(0, len(self.ops), 2):
-            nodes.append(self.ops[i](nodes[self.inputs[i]])
-                         + self.ops[i + 1](nodes[self.inputs[i + 1]]))
+            nodes.append(
+                self.ops[i](nodes[self.inputs[i]]) + self.ops[i + 1](nodes[self.inputs[i + 1]])
+            )
         return torch.cat([nodes[i] for i in self.concat], dim=1)
 
 
@@ -151,21 +173,27 @@ class _Skeleton(nn.Module):
     width, width), so the first cell already sees a reduced input. The search supernets use
     width 3C, the ImageNet evaluation network C (AUTHORS_CODE.md §2.3)."""
 
-    def _build(self, C: int, layers: int, num_classes: int, stem: str, width: int,
-               make_cell) -> None:
+    def _build(
+        self, C: int, layers: int, num_classes: int, stem: str, width: int, make_cell
+    ) -> None:
         if stem == "imagenet":
             self.stem0 = nn.Sequential(
                 nn.Conv2d(3, width // 2, 3, stride=2, padding=1, bias=False),
-                nn.BatchNorm2d(width // 2), nn.ReLU(inplace=False),
+                nn.BatchNorm2d(width // 2),
+                nn.ReLU(inplace=False),
                 nn.Conv2d(width // 2, width, 3, stride=2, padding=1, bias=False),
-                nn.BatchNorm2d(width))
+                nn.BatchNorm2d(width),
+            )
             self.stem1 = nn.Sequential(
-                nn.ReLU(inplace=False), nn.Conv2d(width, width, 3, stride=2, padding=1, bias=False),
-                nn.BatchNorm2d(width))
+                nn.ReLU(inplace=False),
+                nn.Conv2d(width, width, 3, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(width),
+            )
             reduction_prev = True
         else:
-            self.stem0 = nn.Sequential(nn.Conv2d(3, width, 3, padding=1, bias=False),
-                                       nn.BatchNorm2d(width))
+            self.stem0 = nn.Sequential(
+                nn.Conv2d(3, width, 3, padding=1, bias=False), nn.BatchNorm2d(width)
+            )
             self.stem1 = None
             reduction_prev = False
         c_pp, c_p, c = width, width, C
@@ -189,8 +217,7 @@ class DartsSupernet(Supernet, _Skeleton):
 
     abs_alpha = False  # the authors' DARTS α is not in the state dict: SynFlow keeps it signed
 
-    def __init__(self, a: float, C: int, layers: int, num_classes: int, input_size: int,
-                 stem: str):
+    def __init__(self, a: float, C: int, layers: int, num_classes: int, input_size: int, stem: str):
         super().__init__(EDGES, OPS, a, (3, input_size, input_size))
         self._build(C, layers, num_classes, stem, 3 * C, SearchCell)
 
@@ -203,7 +230,7 @@ class DartsSupernet(Supernet, _Skeleton):
         alpha = self.alpha[rows] * mask.to(self.alpha)  # exact: α·1 = α, and 0 where pruned
         kept, start = [], 0
         for dests in FANOUT_DESTINATIONS:
-            kept.append(mask[start:start + len(dests)].any(dim=0).tolist())
+            kept.append(mask[start : start + len(dests)].any(dim=0).tolist())
             start += len(dests)
         return alpha, kept
 
@@ -219,19 +246,25 @@ class DartsNetwork(Network, _Skeleton):
     """The evaluation network of a genotype: ``NetworkCIFAR`` (auxiliary head left out) or
     ``NetworkImageNet`` of the DARTS code base."""
 
-    def __init__(self, genotype: Genotype, C: int, layers: int, num_classes: int,
-                 input_size: int, stem: str):
+    def __init__(
+        self, genotype: Genotype, C: int, layers: int, num_classes: int, input_size: int, stem: str
+    ):
         super().__init__()
         for name in ("normal_concat", "reduce_concat"):
             if list(getattr(genotype, name)) != CONCAT:
-                raise ValueError(f"{name}={list(getattr(genotype, name))} is not supported: the "
-                                 f"evaluation network concatenates all intermediate nodes, use "
-                                 f"{name}=range(2, {2 + STEPS})")
+                raise ValueError(
+                    f"{name}={list(getattr(genotype, name))} is not supported: the "
+                    f"evaluation network concatenates all intermediate nodes, use "
+                    f"{name}=range(2, {2 + STEPS})"
+                )
         self.input_shape = (3, input_size, input_size)
 
         def cell(c_pp, c_p, c, reduction, reduction_prev):
-            pairs, concat = ((genotype.reduce, genotype.reduce_concat) if reduction
-                             else (genotype.normal, genotype.normal_concat))
+            pairs, concat = (
+                (genotype.reduce, genotype.reduce_concat)
+                if reduction
+                else (genotype.normal, genotype.normal_concat)
+            )
             return EvalCell(pairs, concat, c_pp, c_p, c, reduction, reduction_prev)
 
         self._build(C, layers, num_classes, stem, 3 * C if stem == "cifar" else C, cell)
@@ -243,17 +276,20 @@ class DartsNetwork(Network, _Skeleton):
         return self.classifier(s1.mean(dim=(2, 3)))
 
 
-def genotype_size(genotype: Genotype, cifar_channels: int = 36,
-                  imagenet_channels: int = 48) -> dict:
+def genotype_size(
+    genotype: Genotype, cifar_channels: int = 36, imagenet_channels: int = 48
+) -> dict:
     """The sizes the papers report for a DARTS genotype: CIFAR-10 parameters (C=36, 20 cells,
     auxiliary head excluded) and ImageNet parameters and multiply-adds (C=48, 14 cells, 224×224,
     1000 classes; the mobile setting), all in millions. Other widths size a genotype as it is
     trained (the FreeDARTS† logs: C=38 on CIFAR-10, C=50 on ImageNet)."""
     cifar = DartsNetwork(genotype, cifar_channels, 20, 10, 32, "cifar")
     imagenet = DartsNetwork(genotype, imagenet_channels, 14, 1000, 224, "imagenet")
-    return {"cifar_params_m": round(params_m(cifar), 6),
-            "imagenet_params_m": round(params_m(imagenet), 6),
-            "imagenet_flops_m": round(macs_m(imagenet, imagenet.input_shape), 2)}
+    return {
+        "cifar_params_m": round(params_m(cifar), 6),
+        "imagenet_params_m": round(params_m(imagenet), 6),
+        "imagenet_flops_m": round(macs_m(imagenet, imagenet.input_shape), 2),
+    }
 
 
 class DartsSpace:
@@ -263,8 +299,15 @@ class DartsSpace:
     ops = OPS
     removals = "edge"
 
-    def __init__(self, name: str = "darts", C: int = 16, layers: int = 8, num_classes: int = 10,
-                 input_size: int = 32, stem: str = "cifar"):
+    def __init__(
+        self,
+        name: str = "darts",
+        C: int = 16,
+        layers: int = 8,
+        num_classes: int = 10,
+        input_size: int = 32,
+        stem: str = "cifar",
+    ):
         if stem not in ("cifar", "imagenet"):
             raise ValueError(f"space.stem={stem} is not known: use cifar or imagenet")
         self.name, self.C, self.layers = name, C, layers
@@ -300,8 +343,13 @@ class DartsSpace:
         """The kept edges of ``choice`` as DARTS pairs, per node in input order."""
         cells = []
         for base in (0, len(CELL_EDGES)):
-            cells.append([(OPS[choice[base + e]], j) for e, (_, j) in enumerate(CELL_EDGES)
-                          if choice[base + e] != 0])
+            cells.append(
+                [
+                    (OPS[choice[base + e]], j)
+                    for e, (_, j) in enumerate(CELL_EDGES)
+                    if choice[base + e] != 0
+                ]
+            )
         return Genotype(cells[0], CONCAT, cells[1], CONCAT)
 
     def decode(self, choice: list[int]) -> str:
@@ -316,9 +364,11 @@ class DartsSpace:
             for k, (op, j) in enumerate(pairs):
                 row = base + CELL_EDGES.index((2 + k // 2, j))
                 if choice[row] or op == "none":
-                    raise ValueError(f"{name}[{k}]=({op!r}, {j}): node {2 + k // 2} of this space "
-                                     f"takes two different inputs, each with one op other than "
-                                     f"none")
+                    raise ValueError(
+                        f"{name}[{k}]=({op!r}, {j}): node {2 + k // 2} of this space "
+                        f"takes two different inputs, each with one op other than "
+                        f"none"
+                    )
                 choice[row] = OPS.index(op)
         return choice
 
@@ -327,9 +377,12 @@ class DartsSpace:
         tables' "Params"), ``flops_m`` (ImageNet multiply-adds) and ``imagenet_params_m``."""
         g = self.genotype(choice)
         size = genotype_size(g)
-        return {"genotype_json": g.to_json(), "params_m": size["cifar_params_m"],
-                "flops_m": size["imagenet_flops_m"],
-                "imagenet_params_m": size["imagenet_params_m"]}
+        return {
+            "genotype_json": g.to_json(),
+            "params_m": size["cifar_params_m"],
+            "flops_m": size["imagenet_flops_m"],
+            "imagenet_params_m": size["imagenet_params_m"],
+        }
 
     def draw(self, choice: list[int], out_dir: Path) -> list[Path]:
         """``normal.png/.pdf`` and ``reduce.png/.pdf`` beside the result."""
@@ -339,8 +392,10 @@ class DartsSpace:
 def draw_genotype(genotype: Genotype, out_dir: Path) -> list[Path]:
     """Both cells of a genotype as DAGs: c_{k-2}, c_{k-1}, nodes 0..3, c_{k}."""
     paths = []
-    for kind, pairs, concat in (("normal", genotype.normal, genotype.normal_concat),
-                                ("reduce", genotype.reduce, genotype.reduce_concat)):
+    for kind, pairs, concat in (
+        ("normal", genotype.normal, genotype.normal_concat),
+        ("reduce", genotype.reduce, genotype.reduce_concat),
+    ):
         steps = len(pairs) // 2
         names = ["c_{k-2}", "c_{k-1}"] + [str(i) for i in range(steps)] + ["c_{k}"]
         edges = [(j, 2 + k // 2, op) for k, (op, j) in enumerate(pairs)]

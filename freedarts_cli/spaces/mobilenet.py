@@ -42,11 +42,12 @@ Design choices (document, not hidden):
 ``depth_search=False`` masks ``skip`` on every block (the authors' code searched kernel and
 expansion only, AUTHORS_CODE.md §3.2).
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 from torch import nn
@@ -92,18 +93,33 @@ class MBConv(nn.Module):
     """Inverted residual: [1×1 expand-BN-ReLU6] (skipped when ``expand == 1``), k×k depthwise
     (stride) -BN-ReLU6, 1×1 project-BN; ``x + ...`` when stride 1 and ``c_in == c_out``."""
 
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, expand: int,
-                 affine: bool, eps: float, shortcut: bool = True):
+    def __init__(
+        self,
+        c_in: int,
+        c_out: int,
+        kernel: int,
+        stride: int,
+        expand: int,
+        affine: bool,
+        eps: float,
+        shortcut: bool = True,
+    ):
         super().__init__()
         hidden = c_in * expand
         layers: list[nn.Module] = []
         if expand != 1:
-            layers += [nn.Conv2d(c_in, hidden, 1, bias=False),
-                       nn.BatchNorm2d(hidden, eps=eps, affine=affine), nn.ReLU6(inplace=True)]
-        layers += [DepthwiseConv2d(hidden, kernel, stride, kernel // 2),
-                   nn.BatchNorm2d(hidden, eps=eps, affine=affine), nn.ReLU6(inplace=True),
-                   nn.Conv2d(hidden, c_out, 1, bias=False),
-                   nn.BatchNorm2d(c_out, eps=eps, affine=affine)]
+            layers += [
+                nn.Conv2d(c_in, hidden, 1, bias=False),
+                nn.BatchNorm2d(hidden, eps=eps, affine=affine),
+                nn.ReLU6(inplace=True),
+            ]
+        layers += [
+            DepthwiseConv2d(hidden, kernel, stride, kernel // 2),
+            nn.BatchNorm2d(hidden, eps=eps, affine=affine),
+            nn.ReLU6(inplace=True),
+            nn.Conv2d(hidden, c_out, 1, bias=False),
+            nn.BatchNorm2d(c_out, eps=eps, affine=affine),
+        ]
         self.body = nn.Sequential(*layers)
         self.residual = shortcut and stride == 1 and c_in == c_out
 
@@ -123,8 +139,13 @@ class _NoSkip(nn.Module):
 class Plan:
     """Channel and stride plan of the backbone for one ``width_mult``."""
 
-    def __init__(self, width_mult: float = 1.0, stem_channels: int = 40,
-                 first_block_channels: int = 24, last_channels: int = 1728):
+    def __init__(
+        self,
+        width_mult: float = 1.0,
+        stem_channels: int = 40,
+        first_block_channels: int = 24,
+        last_channels: int = 1728,
+    ):
         self.stem = make_divisible(stem_channels * width_mult)
         self.first = make_divisible(first_block_channels * width_mult)
         # ProxylessNAS keeps the last width for width_mult <= 1 and scales it above.
@@ -132,7 +153,7 @@ class Plan:
         self.blocks: list[tuple[int, int, int]] = []  # (c_in, c_out, stride) per searchable block
         self.stage_of: list[int] = []
         c = self.first
-        for s, (width, n, stride) in enumerate(zip(WIDTHS, REPEATS, STRIDES)):
+        for s, (width, n, stride) in enumerate(zip(WIDTHS, REPEATS, STRIDES, strict=True)):
             w = make_divisible(width * width_mult)
             for b in range(n):
                 self.blocks.append((c, w, stride if b == 0 else 1))
@@ -148,14 +169,21 @@ class _Skeleton(nn.Module):
     classifier. Fixed parts have affine BNs."""
 
     def _build(self, plan: Plan, num_classes: int, make_block, eps: float) -> None:
-        self.stem = nn.Sequential(nn.Conv2d(3, plan.stem, 3, 2, 1, bias=False),
-                                  nn.BatchNorm2d(plan.stem, eps=eps), nn.ReLU6(inplace=True))
-        self.first = MBConv(plan.stem, plan.first, 3, 1, 1, affine=True, eps=eps,
-                            shortcut=False)  # ProxylessNAS: no shortcut here
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, plan.stem, 3, 2, 1, bias=False),
+            nn.BatchNorm2d(plan.stem, eps=eps),
+            nn.ReLU6(inplace=True),
+        )
+        self.first = MBConv(
+            plan.stem, plan.first, 3, 1, 1, affine=True, eps=eps, shortcut=False
+        )  # ProxylessNAS: no shortcut here
         self.blocks = nn.ModuleList(make_block(i, *b) for i, b in enumerate(plan.blocks))
         c = plan.blocks[-1][1]
-        self.mix = nn.Sequential(nn.Conv2d(c, plan.last, 1, bias=False),
-                                 nn.BatchNorm2d(plan.last, eps=eps), nn.ReLU6(inplace=True))
+        self.mix = nn.Sequential(
+            nn.Conv2d(c, plan.last, 1, bias=False),
+            nn.BatchNorm2d(plan.last, eps=eps),
+            nn.ReLU6(inplace=True),
+        )
         self.classifier = nn.Linear(plan.last, num_classes)
 
     def _head(self, x: torch.Tensor) -> torch.Tensor:
@@ -167,13 +195,23 @@ class MobileNetSupernet(Supernet, _Skeleton):
     """Every searchable block is a :class:`~freedarts_cli.edge.MixedEdge` over the 7 ops (raw α);
     ``skip`` is masked out on the blocks where it is invalid (set here, before any score)."""
 
-    def __init__(self, a: float, plan: Plan, num_classes: int = 1000, input_size: int = 224,
-                 bn_eps: float = 1e-3, depth_search: bool = True):
+    def __init__(
+        self,
+        a: float,
+        plan: Plan,
+        num_classes: int = 1000,
+        input_size: int = 224,
+        bn_eps: float = 1e-3,
+        depth_search: bool = True,
+    ):
         super().__init__(EDGES, OPS, a, (3, input_size, input_size))
 
         def block(i, c_in, c_out, stride):
-            ops: list[nn.Module] = [MBConv(c_in, c_out, k, stride, t, affine=False, eps=bn_eps)
-                                    for k in KERNELS for t in EXPANSIONS]
+            ops: list[nn.Module] = [
+                MBConv(c_in, c_out, k, stride, t, affine=False, eps=bn_eps)
+                for k in KERNELS
+                for t in EXPANSIONS
+            ]
             ops.append(nn.Identity() if stride == 1 and c_in == c_out else _NoSkip())
             return MixedEdge(ops)
 
@@ -195,8 +233,9 @@ class MobileNetNetwork(Network, _Skeleton):
     """The evaluation network of one choice: one MBConv per block (affine BNs, eps 1e-5, shortcut
     when stride 1 and equal channels), ``skip`` = block dropped."""
 
-    def __init__(self, choice: Sequence[int], plan: Plan, num_classes: int = 1000,
-                 input_size: int = 224):
+    def __init__(
+        self, choice: Sequence[int], plan: Plan, num_classes: int = 1000, input_size: int = 224
+    ):
         super().__init__()
         self.input_shape = (3, input_size, input_size)
         self.choice = list(choice)
@@ -225,28 +264,41 @@ class MobileNetSpace:
     ops = OPS
     removals = "edge"  # iterative: the weakest op of every open block per round (6 rounds)
 
-    def __init__(self, num_classes: int = 1000, input_size: int = 224, width_mult: float = 1.0,
-                 stem_channels: int = 40, first_block_channels: int = 24,
-                 last_channels: int = 1728, bn_eps: float = 1e-3, depth_search: bool = True):
+    def __init__(
+        self,
+        num_classes: int = 1000,
+        input_size: int = 224,
+        width_mult: float = 1.0,
+        stem_channels: int = 40,
+        first_block_channels: int = 24,
+        last_channels: int = 1728,
+        bn_eps: float = 1e-3,
+        depth_search: bool = True,
+    ):
         if input_size < MIN_INPUT:
-            raise ValueError(f"input_size={input_size} leaves a 1x1 map before the last BN; "
-                             f"use input_size >= {MIN_INPUT}")
+            raise ValueError(
+                f"input_size={input_size} leaves a 1x1 map before the last BN; "
+                f"use input_size >= {MIN_INPUT}"
+            )
         self.num_classes, self.input_size = int(num_classes), int(input_size)
         self.width_mult, self.bn_eps = float(width_mult), float(bn_eps)
         self.depth_search = bool(depth_search)
         self.plan = Plan(self.width_mult, stem_channels, first_block_channels, last_channels)
         skip_ok = self.plan.skip_valid()
         #: per block, the op indices a valid architecture may use
-        self.valid = [[k for k in range(len(OPS))
-                       if k != SKIP or (skip_ok[e] and self.depth_search)]
-                      for e in range(len(EDGES))]
+        self.valid = [
+            [k for k in range(len(OPS)) if k != SKIP or (skip_ok[e] and self.depth_search)]
+            for e in range(len(EDGES))
+        ]
 
     # -- supernet and pruning rules ---------------------------------------------------------
-    def build_supernet(self, a: float, dtype: torch.dtype,
-                       device: torch.device) -> MobileNetSupernet:
+    def build_supernet(
+        self, a: float, dtype: torch.dtype, device: torch.device
+    ) -> MobileNetSupernet:
         """Construct (invalid skips masked), move to ``dtype``/``device``, draw weights and α."""
-        net = MobileNetSupernet(a, self.plan, self.num_classes, self.input_size, self.bn_eps,
-                                self.depth_search)
+        net = MobileNetSupernet(
+            a, self.plan, self.num_classes, self.input_size, self.bn_eps, self.depth_search
+        )
         return net.materialise(dtype, device)
 
     def discretise(self, scores: torch.Tensor, mask: torch.Tensor) -> list[int]:
@@ -264,8 +316,9 @@ class MobileNetSpace:
             raise ValueError(f"a MobileNet choice has {len(EDGES)} entries, got {len(choice)}")
         for e, k in enumerate(choice):
             if k not in self.valid[e]:
-                raise ValueError(f"op {OPS[k] if 0 <= k < len(OPS) else k} is not valid on "
-                                 f"block {EDGES[e]}")
+                raise ValueError(
+                    f"op {OPS[k] if 0 <= k < len(OPS) else k} is not valid on block {EDGES[e]}"
+                )
         return choice
 
     def decode(self, choice: Sequence[int]) -> str:
@@ -282,8 +335,7 @@ class MobileNetSpace:
 
     def sample(self, generator: torch.Generator) -> list[int]:
         """A uniformly random valid architecture (each block uniform over its valid ops)."""
-        return [ops[int(torch.randint(len(ops), (1,), generator=generator))]
-                for ops in self.valid]
+        return [ops[int(torch.randint(len(ops), (1,), generator=generator))] for ops in self.valid]
 
     def mutate(self, choice: list[int], generator: torch.Generator) -> list[int]:
         """One block changed to a different valid op."""
@@ -293,8 +345,9 @@ class MobileNetSpace:
         child[e] = other[int(torch.randint(len(other), (1,), generator=generator))]
         return child
 
-    def network(self, choice: Sequence[int], dtype: torch.dtype,
-                device: torch.device) -> MobileNetNetwork:
+    def network(
+        self, choice: Sequence[int], dtype: torch.dtype, device: torch.device
+    ) -> MobileNetNetwork:
         """The evaluation network of one choice, freshly initialised."""
         net = MobileNetNetwork(self.check(choice), self.plan, self.num_classes, self.input_size)
         return net.materialise(dtype, device)
@@ -304,13 +357,16 @@ class MobileNetSpace:
         at ``input_size``/``num_classes``, and the genotype as a JSON list of op names."""
         choice = self.check(choice)
         net = self.network(choice, torch.float32, torch.device("cpu"))
-        return {"params_m": round(params_m(net), 6),
-                "flops_m": round(macs_m(net, net.input_shape), 3),
-                "genotype_json": json.dumps([OPS[k] for k in choice])}
+        return {
+            "params_m": round(params_m(net), 6),
+            "flops_m": round(macs_m(net, net.input_shape), 3),
+            "genotype_json": json.dumps([OPS[k] for k in choice]),
+        }
 
     def draw(self, choice: Sequence[int], out_dir: Path) -> list[Path]:
         """The block sequence as a picture: ``architecture.png`` and ``.pdf`` in ``out_dir``."""
         import matplotlib
+
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         from matplotlib.patches import FancyBboxPatch, Patch
@@ -324,15 +380,32 @@ class MobileNetSpace:
         fig, ax = plt.subplots(figsize=(0.62 * n + 1.5, 3.6))
 
         def box(x, h, fc, label, ec="0.25", lw=0.9, fontsize=7, w=0.8, rotation=0):
-            ax.add_patch(FancyBboxPatch((x - w / 2, -h / 2), w, h,
-                                        boxstyle="round,pad=0.02,rounding_size=0.06",
-                                        fc=fc, ec=ec, lw=lw))
-            ax.text(x, 0, label, ha="center", va="center", fontsize=fontsize,
-                    rotation=rotation, color="0.45" if rotation else "black")
+            ax.add_patch(
+                FancyBboxPatch(
+                    (x - w / 2, -h / 2),
+                    w,
+                    h,
+                    boxstyle="round,pad=0.02,rounding_size=0.06",
+                    fc=fc,
+                    ec=ec,
+                    lw=lw,
+                )
+            )
+            ax.text(
+                x,
+                0,
+                label,
+                ha="center",
+                va="center",
+                fontsize=fontsize,
+                rotation=rotation,
+                color="0.45" if rotation else "black",
+            )
 
         box(0, 1.0, fixed, f"conv\n3×3\n{plan.stem}")
-        ax.text(0, -0.72, "s2", ha="center", va="top", fontsize=7, color="#b30000",
-                fontweight="bold")
+        ax.text(
+            0, -0.72, "s2", ha="center", va="top", fontsize=7, color="#b30000", fontweight="bold"
+        )
         box(step, 0.7, fixed, f"MB1\n3×3\n{plan.first}")
         prev_stage = -1
         for i, k_op in enumerate(choice):
@@ -341,8 +414,14 @@ class MobileNetSpace:
             stage = plan.stage_of[i]
             if stage != prev_stage:
                 ax.axvline(x - step / 2, color="0.55", ls="--", lw=0.8)
-                ax.text(x - step / 2 + 0.08, 1.02, f"stage {stage + 1}\n{c_out} ch, s{stride}",
-                        ha="left", va="bottom", fontsize=7.5)
+                ax.text(
+                    x - step / 2 + 0.08,
+                    1.02,
+                    f"stage {stage + 1}\n{c_out} ch, s{stride}",
+                    ha="left",
+                    va="bottom",
+                    fontsize=7.5,
+                )
                 prev_stage = stage
             op = OPS[k_op]
             if op == "skip":
@@ -351,22 +430,46 @@ class MobileNetSpace:
                 k, t = op_shape(op)
                 box(x, 0.55 + 0.12 * t, colours[k], f"k{k}\ne{t}")
             if stride != 1:
-                ax.text(x, -0.72, f"s{stride}", ha="center", va="top", fontsize=7,
-                        color="#b30000", fontweight="bold")
+                ax.text(
+                    x,
+                    -0.72,
+                    f"s{stride}",
+                    ha="center",
+                    va="top",
+                    fontsize=7,
+                    color="#b30000",
+                    fontweight="bold",
+                )
         x = (len(choice) + 2) * step
         ax.axvline(x - step / 2, color="0.55", ls="--", lw=0.8)
         box(x, 1.0, fixed, f"1×1\n{plan.last}\npool\nFC")
-        ax.annotate("", xy=(x + 0.55, 0), xytext=(-0.55, 0), zorder=0,
-                    arrowprops=dict(arrowstyle="-|>", color="0.6", lw=0.8))
+        ax.annotate(
+            "",
+            xy=(x + 0.55, 0),
+            xytext=(-0.55, 0),
+            zorder=0,
+            arrowprops=dict(arrowstyle="-|>", color="0.6", lw=0.8),
+        )
         handles = [Patch(fc=colours[k], ec="0.25", label=f"{k}×{k} depthwise") for k in KERNELS]
-        handles += [Patch(fc="#f0f0f0", ec="0.6", label="skip (block dropped)"),
-                    Patch(fc=fixed, ec="0.25", label="fixed layer")]
-        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=5,
-                  fontsize=7, frameon=False)
+        handles += [
+            Patch(fc="#f0f0f0", ec="0.6", label="skip (block dropped)"),
+            Patch(fc=fixed, ec="0.25", label="fixed layer"),
+        ]
+        ax.legend(
+            handles=handles,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.02),
+            ncol=5,
+            fontsize=7,
+            frameon=False,
+        )
         info = self.describe(choice)
-        ax.set_title(f"MobileNet space, {self.input_size}×{self.input_size}: "
-                     f"{info['params_m']:.2f} M params, {info['flops_m']:.0f} M MACs "
-                     "(box height: expansion 3 / 6; s2: stride 2)", fontsize=9)
+        ax.set_title(
+            f"MobileNet space, {self.input_size}×{self.input_size}: "
+            f"{info['params_m']:.2f} M params, {info['flops_m']:.0f} M MACs "
+            "(box height: expansion 3 / 6; s2: stride 2)",
+            fontsize=9,
+        )
         ax.set_xlim(-0.7, x + 0.7)
         ax.set_ylim(-1.1, 1.45)
         ax.axis("off")

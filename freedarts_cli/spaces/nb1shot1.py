@@ -78,12 +78,13 @@ The architecture's name (the ``arch`` column) is its NAS-Bench-101 module hash
 NAS-Bench-101's ``available_ops`` order conv3x3 = 0, conv1x1 = 1, maxpool3x3 = 2): the key of the
 NAS-Bench-101 tables, so ``benchmark=nb101_table`` looks accuracies up by it.
 """
+
 from __future__ import annotations
 
 import hashlib
 import itertools
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -99,8 +100,8 @@ from ..supernet import Supernet
 OPS = ["conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3"]  # NAS-Bench-101's available_ops order
 OFF, ON = 3, 4
 COLUMNS = OPS + ["off", "on"]
-NODES = 5                      # intermediate vertices 1..5
-VERTICES = NODES + 2           # + input (0) and output (6)
+NODES = 5  # intermediate vertices 1..5
+VERTICES = NODES + 2  # + input (0) and output (6)
 OUTPUT = VERTICES - 1
 PARENTS = {1: 1, 2: 1, 3: 1, 4: 2, 5: 2, 6: 2}  # 1Shot1 SearchSpace3.num_parents_per_node
 
@@ -114,6 +115,7 @@ NB101_STEM, NB101_STACKS, NB101_CELLS_PER_STACK, NB101_CLASSES = 128, 3, 3, 10
 
 
 # --------------------------------------------------------------------------- the architecture
+
 
 def parents_of(choice: Sequence[int]) -> dict[int, list[int]]:
     """Vertex -> its parent vertices (sorted) for a choice of one column per row."""
@@ -165,7 +167,7 @@ def on_path(matrix: np.ndarray) -> list[bool]:
         forward[v] = any(forward[u] and matrix[u, v] for u in range(v))
     for v in range(n - 2, -1, -1):
         backward[v] = any(backward[w] and matrix[v, w] for w in range(v + 1, n))
-    return [f and b for f, b in zip(forward, backward)]
+    return [f and b for f, b in zip(forward, backward, strict=True)]
 
 
 def pruned_spec(matrix: np.ndarray, labels: Sequence) -> tuple[np.ndarray, list]:
@@ -190,12 +192,18 @@ def module_hash(matrix: np.ndarray, labels: Sequence[int]) -> str:
     n = len(matrix)
     outs, ins = matrix.sum(axis=1).tolist(), matrix.sum(axis=0).tolist()
     labels = [int(x) for x in labels]
-    hashes = [_md5(str((int(o), int(i), lab))) for o, i, lab in zip(outs, ins, labels)]
+    hashes = [_md5(str((int(o), int(i), lab))) for o, i, lab in zip(outs, ins, labels, strict=True)]
     for _ in range(n):
-        hashes = [_md5("".join(sorted(hashes[u] for u in range(n) if matrix[u, v])) + "|"
-                       + "".join(sorted(hashes[w] for w in range(n) if matrix[v, w])) + "|"
-                       + hashes[v])
-                  for v in range(n)]
+        hashes = [
+            _md5(
+                "".join(sorted(hashes[u] for u in range(n) if matrix[u, v]))
+                + "|"
+                + "".join(sorted(hashes[w] for w in range(n) if matrix[v, w]))
+                + "|"
+                + hashes[v]
+            )
+            for v in range(n)
+        ]
     return _md5(str(sorted(hashes)))
 
 
@@ -244,7 +252,7 @@ def count_architectures(hashes: bool = True) -> dict[str, int]:
         live = [v for v in range(1, VERTICES - 1) if kept[v]]
         for ops in itertools.product(range(len(OPS)), repeat=len(live)):
             labels = [-1] + [0] * NODES + [-2]
-            for v, k in zip(live, ops):
+            for v, k in zip(live, ops, strict=True):
                 labels[v] = k
             archs.add(module_hash(*pruned_spec(matrix, labels)))
     counts["pruned_matrices"] = len(matrices)
@@ -257,18 +265,22 @@ def _all_parent_sets():
     options = [list(itertools.combinations(range(v), PARENTS[v])) for v in range(2, VERTICES)]
     for combo in itertools.product(*options):
         parents = {1: (0,)}
-        parents.update({v: c for v, c in zip(range(2, VERTICES), combo)})
+        parents.update({v: c for v, c in zip(range(2, VERTICES), combo, strict=True)})
         yield parents
 
 
 # --------------------------------------------------------------------------- the supernet
 
+
 class ConvBnRelu(nn.Sequential):
     """NAS-Bench-101's ``conv_bn_relu``: conv (no bias, 'same' padding) -> BN (affine) -> ReLU."""
 
     def __init__(self, c_in: int, c_out: int, kernel: int):
-        super().__init__(nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2, bias=False),
-                         nn.BatchNorm2d(c_out), nn.ReLU())
+        super().__init__(
+            nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2, bias=False),
+            nn.BatchNorm2d(c_out),
+            nn.ReLU(),
+        )
 
 
 def _node_ops(c: int) -> list[nn.Module]:
@@ -307,7 +319,7 @@ class SearchCell(nn.Module):
 
 def _weighted_sum(inputs, rows, alpha, active):
     total = None
-    for t, row in zip(inputs, rows):
+    for t, row in zip(inputs, rows, strict=True):
         if ON in active[row]:
             term = alpha[row][ON] * t
             total = term if total is None else total + term
@@ -319,8 +331,14 @@ def _weighted_sum(inputs, rows, alpha, active):
 class NB1Shot1Supernet(Supernet):
     """The 1Shot1 one-shot model of space 3 with one α of shape 25 × 5 (module docstring)."""
 
-    def __init__(self, a: float, C: int = 16, cells_per_stack: int = 3, num_classes: int = 10,
-                 input_size: int = 32):
+    def __init__(
+        self,
+        a: float,
+        C: int = 16,
+        cells_per_stack: int = 3,
+        num_classes: int = 10,
+        input_size: int = 32,
+    ):
         super().__init__(EDGES, COLUMNS, a, (3, input_size, input_size))
         self.mask[:NODES, OFF:] = False
         self.mask[NODES:, :ON] = False
@@ -350,6 +368,7 @@ class NB1Shot1Supernet(Supernet):
 
 
 # --------------------------------------------------------------------------- NAS-Bench-101 net
+
 
 def vertex_channels(c_in: int, c_out: int, matrix: np.ndarray) -> list[int]:
     """NAS-Bench-101's channel rule (``model_builder.compute_vertex_channels``): the output's
@@ -398,9 +417,15 @@ class NB101Network(nn.Module):
     """NAS-Bench-101's evaluation network for one cell: stem conv3x3 to 128, 3 stacks × 3 cells
     (channels doubling at each down-sampling), global pooling, dense layer to 10 classes."""
 
-    def __init__(self, matrix: np.ndarray, labels: Sequence[str], stem: int = NB101_STEM,
-                 stacks: int = NB101_STACKS, cells: int = NB101_CELLS_PER_STACK,
-                 num_classes: int = NB101_CLASSES):
+    def __init__(
+        self,
+        matrix: np.ndarray,
+        labels: Sequence[str],
+        stem: int = NB101_STEM,
+        stacks: int = NB101_STACKS,
+        cells: int = NB101_CELLS_PER_STACK,
+        num_classes: int = NB101_CLASSES,
+    ):
         super().__init__()
         self.stem = ConvBnRelu(3, stem, 3)
         layers, c = [], stem
@@ -415,6 +440,7 @@ class NB101Network(nn.Module):
 
 # --------------------------------------------------------------------------- the space unit
 
+
 class NB1Shot1Space:
     """The ``space=nb1shot1`` unit: NAS-Bench-1Shot1 search space 3 (module docstring)."""
 
@@ -423,13 +449,15 @@ class NB1Shot1Space:
     ops = COLUMNS
     removals = "op"  # journal Algorithm 1 over the node ops (10 rounds); inputs by the last scores
 
-    def __init__(self, C: int = 16, cells_per_stack: int = 3, num_classes: int = 10,
-                 input_size: int = 32):
+    def __init__(
+        self, C: int = 16, cells_per_stack: int = 3, num_classes: int = 10, input_size: int = 32
+    ):
         self.C, self.cells_per_stack = C, cells_per_stack
         self.num_classes, self.input_size = num_classes, input_size
 
-    def build_supernet(self, a: float, dtype: torch.dtype,
-                       device: torch.device) -> NB1Shot1Supernet:
+    def build_supernet(
+        self, a: float, dtype: torch.dtype, device: torch.device
+    ) -> NB1Shot1Supernet:
         """Construct, move to ``dtype``/``device``, then draw fresh weights and α."""
         net = NB1Shot1Supernet(a, self.C, self.cells_per_stack, self.num_classes, self.input_size)
         return net.materialise(dtype, device)
@@ -442,8 +470,9 @@ class NB1Shot1Space:
         mask = mask.cpu()
         choice = []
         for r in range(NODES):
-            row = torch.where(mask[r, :OFF], scores[r, :OFF],
-                              torch.full((OFF,), -torch.inf, dtype=torch.float64))
+            row = torch.where(
+                mask[r, :OFF], scores[r, :OFF], torch.full((OFF,), -torch.inf, dtype=torch.float64)
+            )
             if not bool(mask[r, :OFF].any()):
                 raise ValueError(f"node {r + 1} has no op left")
             choice.append(int(row.argmax()))
@@ -451,10 +480,11 @@ class NB1Shot1Space:
         for dst in range(2, VERTICES):
             rows = [EDGE_ROW[dst, s] for s in range(dst) if bool(mask[EDGE_ROW[dst, s], ON])]
             if len(rows) < PARENTS[dst]:
-                raise ValueError(f"vertex {dst} has {len(rows)} candidate inputs left, "
-                                 f"needs {PARENTS[dst]}")
+                raise ValueError(
+                    f"vertex {dst} has {len(rows)} candidate inputs left, needs {PARENTS[dst]}"
+                )
             ranked = sorted(rows, key=lambda r: -float(scores[r, ON]))  # stable: lower src first
-            keep.update(ranked[:PARENTS[dst]])
+            keep.update(ranked[: PARENTS[dst]])
         choice += [ON if r in keep else OFF for r in range(NODES, len(EDGES))]
         return choice
 
@@ -479,17 +509,22 @@ class NB1Shot1Space:
         labels = ["input", *ops_of(choice), "output"]
         with torch.device("meta"):  # shapes only: counting needs no memory nor init
             net = NB101Network(*spec(choice))
-        return {"adjacency": "|".join("".join(str(int(x)) for x in row) for row in matrix),
-                "ops": ",".join(labels), "module_hash": hash_of(choice),
-                "params_m": round(params_m(net), 6)}
+        return {
+            "adjacency": "|".join("".join(str(int(x)) for x in row) for row in matrix),
+            "ops": ",".join(labels),
+            "module_hash": hash_of(choice),
+            "params_m": round(params_m(net), 6),
+        }
 
     def draw(self, choice: list[int], out_dir: Path) -> list[Path]:
         """The cell DAG (loose ends dropped), vertices labelled with their ops, in vertex order
         from left to right; edges that skip vertices are drawn as arcs so that none crosses a
         vertex. Writes ``out_dir/cell.png`` and ``out_dir/cell.pdf``."""
         import matplotlib
+
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+
         from ..picture import INPUT_COLOUR, NODE_COLOUR, OUTPUT_COLOUR
 
         matrix, labels = spec(choice)
@@ -498,19 +533,36 @@ class NB1Shot1Space:
         boxes = []
         for v, label in enumerate(labels):
             colour = INPUT_COLOUR if v == 0 else OUTPUT_COLOUR if v == n - 1 else NODE_COLOUR
-            boxes.append(ax.text(v, 0, label.replace("-bn-relu", ""), ha="center", va="center",
-                                 fontsize=9, bbox=dict(boxstyle="round,pad=0.4", fc=colour,
-                                                       ec="0.3")))
+            boxes.append(
+                ax.text(
+                    v,
+                    0,
+                    label.replace("-bn-relu", ""),
+                    ha="center",
+                    va="center",
+                    fontsize=9,
+                    bbox=dict(boxstyle="round,pad=0.4", fc=colour, ec="0.3"),
+                )
+            )
         for u in range(n):
             for v in range(u + 1, n):
                 if matrix[u, v]:
                     rad = 0.0 if v - u == 1 else (0.3 if u % 2 else -0.3)  # display-space bow
-                    ax.annotate("", xy=(v, 0), xytext=(u, 0),
-                                arrowprops=dict(arrowstyle="-|>", color="0.35", lw=1.1,
-                                                patchA=boxes[u].get_bbox_patch(),
-                                                patchB=boxes[v].get_bbox_patch(),
-                                                shrinkA=2, shrinkB=2,
-                                                connectionstyle=f"arc3,rad={rad}"))
+                    ax.annotate(
+                        "",
+                        xy=(v, 0),
+                        xytext=(u, 0),
+                        arrowprops=dict(
+                            arrowstyle="-|>",
+                            color="0.35",
+                            lw=1.1,
+                            patchA=boxes[u].get_bbox_patch(),
+                            patchB=boxes[v].get_bbox_patch(),
+                            shrinkA=2,
+                            shrinkB=2,
+                            connectionstyle=f"arc3,rad={rad}",
+                        ),
+                    )
         ax.set_xlim(-0.6, n - 0.4)
         ax.set_ylim(-1, 1)
         ax.axis("off")

@@ -4,6 +4,7 @@ The supernet is the one the authors scored (``TinyNetworkDartsV1``, METHOD.md §
 stages of N=5 cells (16/32/64 channels) joined by ResNet basic blocks, one α of shape 6×5 shared
 by all 15 cells, edges ordered ``1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,7 +28,8 @@ class SearchCell(nn.Module):
     def __init__(self, c: int):
         super().__init__()
         self.edges = nn.ModuleList(
-            MixedEdge([make(c) for make in NB201_OPS.values()]) for _ in EDGES)
+            MixedEdge([make(c) for make in NB201_OPS.values()]) for _ in EDGES
+        )
 
     def forward(self, x, alpha, active):
         return dense_cell(self.edges, [x], 4, alpha, active)[-1]
@@ -92,8 +94,9 @@ class _Skeleton(nn.Module):
 class NB201Supernet(Supernet, _Skeleton):
     """The scored supernet (``TinyNetworkDartsV1``): every cell is a :class:`SearchCell`."""
 
-    def __init__(self, a: float, C: int = 16, N: int = 5, num_classes: int = 10,
-                 input_size: int = 32):
+    def __init__(
+        self, a: float, C: int = 16, N: int = 5, num_classes: int = 10, input_size: int = 32
+    ):
         super().__init__(EDGES, OPS, a, (3, input_size, input_size))
         self._build(C, N, num_classes, SearchCell)
 
@@ -104,8 +107,14 @@ class NB201Supernet(Supernet, _Skeleton):
 class NB201Network(Network, _Skeleton):
     """The network of one architecture (what the benchmark trained), for the rivals' proxies."""
 
-    def __init__(self, choice: list[int], C: int = 16, N: int = 5, num_classes: int = 10,
-                 input_size: int = 32):
+    def __init__(
+        self,
+        choice: list[int],
+        C: int = 16,
+        N: int = 5,
+        num_classes: int = 10,
+        input_size: int = 32,
+    ):
         super().__init__()
         self.input_shape = (3, input_size, input_size)
         self.choice = list(choice)
@@ -126,11 +135,18 @@ class NB201Space:
     def __init__(self, C: int = 16, N: int = 5, num_classes: int = 10, input_size: int = 32):
         self.C, self.N, self.num_classes, self.input_size = C, N, num_classes, input_size
 
-    def resized(self, **sizes) -> "NB201Space":
+    def resized(self, **sizes) -> NB201Space:
         """The same space at other sizes (``C``, ``N``): e.g. a shallower supernet to train,
         while the benchmark's networks keep theirs."""
-        return NB201Space(**{"C": self.C, "N": self.N, "num_classes": self.num_classes,
-                             "input_size": self.input_size, **sizes})
+        return NB201Space(
+            **{
+                "C": self.C,
+                "N": self.N,
+                "num_classes": self.num_classes,
+                "input_size": self.input_size,
+                **sizes,
+            }
+        )
 
     def build_supernet(self, a: float, dtype: torch.dtype, device: torch.device) -> NB201Supernet:
         """Construct, move to ``dtype``/``device``, then draw fresh weights and α."""
@@ -172,8 +188,11 @@ class NB201Space:
 
     def draw(self, choice: list[int], out_dir: Path) -> list[Path]:
         """``cell.png/.pdf``: nodes 0..3, one arrow per edge that is not ``none``."""
-        edges = [(int(e[-1]), int(e[0]), self.ops[k]) for e, k in zip(self.edges, choice)
-                 if self.ops[k] != "none"]
+        edges = [
+            (int(e[-1]), int(e[0]), self.ops[k])
+            for e, k in zip(self.edges, choice, strict=True)
+            if self.ops[k] != "none"
+        ]
         return draw_dag(["0", "1", "2", "3"], edges, Path(out_dir) / "cell", "NB201 cell")
 
     def is_discrete(self, mask: torch.Tensor) -> bool:

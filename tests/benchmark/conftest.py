@@ -6,8 +6,9 @@ from . import fixtures
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_TABLE = REPO_ROOT.parent / "shared" / "benchmarks" / "nb201" / "nats_tss_test_acc_200ep.csv"
-needs_shared_table = pytest.mark.skipif(not SHARED_TABLE.is_file(),
-                                        reason="../shared benchmark table absent")
+needs_shared_table = pytest.mark.skipif(
+    not SHARED_TABLE.is_file(), reason="../shared benchmark table absent"
+)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ Both official formats hold, per architecture and training schedule, an ``ArchRes
 which the packages turn back into objects with ``ArchResults.create_from_state_dict`` (it only
 sets attributes from the dicts), so plain dicts written here are read by the real APIs.
 """
+
 from __future__ import annotations
 
 import bz2
@@ -24,7 +25,11 @@ ARCHS = (
     "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
     "|skip_connect~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|",
 )
-MISSING_ARCH = "|nor_conv_1x1~0|+|nor_conv_1x1~0|nor_conv_1x1~1|+|nor_conv_1x1~0|nor_conv_1x1~1|nor_conv_1x1~2|"
+MISSING_ARCH = (
+    "|nor_conv_1x1~0|+"
+    "|nor_conv_1x1~0|nor_conv_1x1~1|+"
+    "|nor_conv_1x1~0|nor_conv_1x1~1|nor_conv_1x1~2|"
+)
 
 # The sets each dataset is evaluated on in the official files.
 EVAL_SETS = {
@@ -57,6 +62,7 @@ def accuracy(index: int, dataset: str, eval_set: str, seed: int, epochs: int = 2
 
 def expected_row(index: int, datasets=DATASETS) -> dict:
     """What query(ARCHS[index]) must return: 200-epoch means over seeds, NaN where absent."""
+
     def mean(dataset, eval_set):
         if dataset not in datasets:
             return math.nan
@@ -85,9 +91,18 @@ def results_count_state(index: int, dataset: str, seed: int, epochs: int) -> dic
         "train_acc5es": None,
         "train_losses": {e: 0.01 for e in range(epochs)},
         "train_times": {e: 10.0 for e in range(epochs)},
-        "arch_config": {"name": "infer.tiny", "channel": 16, "num_cells": 5,
-                        "arch_str": ARCHS[index], "class_num": CLASSES[dataset]},
-        "params": 0.5, "flop": 80.0, "latency": [0.01], "seed": seed, "epochs": epochs,
+        "arch_config": {
+            "name": "infer.tiny",
+            "channel": 16,
+            "num_cells": 5,
+            "arch_str": ARCHS[index],
+            "class_num": CLASSES[dataset],
+        },
+        "params": 0.5,
+        "flop": 80.0,
+        "latency": [0.01],
+        "seed": seed,
+        "epochs": epochs,
         "eval_names": list(evals),
         "eval_acc1es": {f"{name}@{last}": acc for name, acc in evals.items()},
         "eval_losses": {f"{name}@{last}": 0.5 for name in evals},
@@ -102,8 +117,9 @@ def arch_results_state(index: int, datasets, epochs: int) -> dict:
     return {
         "arch_index": index,
         "arch_str": ARCHS[index],
-        "all_results": {(d, s): results_count_state(index, d, s, epochs)
-                        for d in datasets for s in seeds},
+        "all_results": {
+            (d, s): results_count_state(index, d, s, epochs) for d in datasets for s in seeds
+        },
         "dataset_seed": {d: list(seeds) for d in datasets},
         "clear_net_done": True,
     }
@@ -126,17 +142,27 @@ def build_nats_dir(root, datasets=DATASETS) -> Path:
     """A NATS-Bench tss fast-mode directory: meta.pickle.pbz2 + {index:06d}.pickle.pbz2 files."""
     folder = Path(root) / NATS_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    _save_pbz2({"meta_archs": list(ARCHS), "total_archs": len(ARCHS), "arch2infos": None,
-                "evaluated_indexes": set()}, folder / "meta.pickle.pbz2")
+    _save_pbz2(
+        {
+            "meta_archs": list(ARCHS),
+            "total_archs": len(ARCHS),
+            "arch2infos": None,
+            "evaluated_indexes": set(),
+        },
+        folder / "meta.pickle.pbz2",
+    )
     for i in range(len(ARCHS)):
-        _save_pbz2({"12": with_numpy_scalars(arch_results_state(i, datasets, 12)),
-                    "200": with_numpy_scalars(arch_results_state(i, datasets, 200))},
-                   folder / f"{i:06d}.pickle.pbz2")
+        _save_pbz2(
+            {
+                "12": with_numpy_scalars(arch_results_state(i, datasets, 12)),
+                "200": with_numpy_scalars(arch_results_state(i, datasets, 200)),
+            },
+            folder / f"{i:06d}.pickle.pbz2",
+        )
     return folder
 
 
-def build_nb201_pth(root, datasets=DATASETS, evaluated=None, name=NB201_FILE,
-                    legacy=True) -> Path:
+def build_nb201_pth(root, datasets=DATASETS, evaluated=None, name=NB201_FILE, legacy=True) -> Path:
     """A NAS-Bench-201 .pth file; ``evaluated`` limits which listed archs have results.
 
     Written as the official files were (2020, torch 1.x): the legacy, non-zip ``torch.save``
@@ -144,9 +170,13 @@ def build_nb201_pth(root, datasets=DATASETS, evaluated=None, name=NB201_FILE,
     evaluated = range(len(ARCHS)) if evaluated is None else evaluated
     data = {
         "meta_archs": list(ARCHS),
-        "arch2infos": {i: {"less": with_numpy_scalars(arch_results_state(i, datasets, 12)),
-                           "full": with_numpy_scalars(arch_results_state(i, datasets, 200))}
-                       for i in evaluated},
+        "arch2infos": {
+            i: {
+                "less": with_numpy_scalars(arch_results_state(i, datasets, 12)),
+                "full": with_numpy_scalars(arch_results_state(i, datasets, 200)),
+            }
+            for i in evaluated
+        },
         "evaluated_indexes": set(evaluated),
     }
     path = Path(root) / name

@@ -1,4 +1,5 @@
 """benchmark=auto: where it looks, in which order, and the fall-back to none."""
+
 import logging
 
 import pytest
@@ -37,10 +38,14 @@ def test_candidate_order(env, tmp_path, monkeypatch):
     monkeypatch.setenv("FREEDARTS_BENCHMARK", str(tmp_path / "from_env"))
     shared = tmp_path / "shared" / "benchmarks" / "nb201" / "nats_tss_test_acc_200ep.csv"
     assert candidates(tmp_path / "given") == [
-        tmp_path / "given", tmp_path / "from_env",
-        torch_home / NATS_DIR, dot_torch / NATS_DIR,
-        torch_home / NB201_FILES[0], dot_torch / NB201_FILES[0],
-        torch_home / NB201_FILES[1], dot_torch / NB201_FILES[1],
+        tmp_path / "given",
+        tmp_path / "from_env",
+        torch_home / NATS_DIR,
+        dot_torch / NATS_DIR,
+        torch_home / NB201_FILES[0],
+        dot_torch / NB201_FILES[0],
+        torch_home / NB201_FILES[1],
+        dot_torch / NB201_FILES[1],
         shared,  # beside the checkout and beside the working dir: the same file here
     ]
 

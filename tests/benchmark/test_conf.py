@@ -1,4 +1,5 @@
 """Each conf/benchmark/*.yaml instantiates its back-end through Hydra."""
+
 from pathlib import Path
 
 import pytest

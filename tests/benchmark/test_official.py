@@ -1,5 +1,6 @@
 """NatsBenchmark and NB201Benchmark over tiny sources in the official formats, read by the real
 nats_bench / nas_201_api packages."""
+
 import math
 
 import nats_bench
@@ -29,8 +30,9 @@ def test_fixture_is_read_by_the_official_nats_api(nats_dir):
     assert info["test-accuracy"] == fx.expected_row(2)["cifar100_test"]
 
 
-@pytest.mark.parametrize("make, backend", [(fx.build_nats_dir, NatsBenchmark),
-                                           (fx.build_nb201_pth, NB201Benchmark)])
+@pytest.mark.parametrize(
+    "make, backend", [(fx.build_nats_dir, NatsBenchmark), (fx.build_nb201_pth, NB201Benchmark)]
+)
 def test_query_returns_the_200_epoch_seed_means(tmp_path, make, backend):
     bench = backend(make(tmp_path))
     for index, arch in enumerate(fx.ARCHS):
@@ -44,8 +46,9 @@ def test_query_returns_the_200_epoch_seed_means(tmp_path, make, backend):
     assert all(isinstance(row[c], float) for c in ACCURACY_COLUMNS)
 
 
-@pytest.mark.parametrize("make, backend", [(fx.build_nats_dir, NatsBenchmark),
-                                           (fx.build_nb201_pth, NB201Benchmark)])
+@pytest.mark.parametrize(
+    "make, backend", [(fx.build_nats_dir, NatsBenchmark), (fx.build_nb201_pth, NB201Benchmark)]
+)
 def test_absent_dataset_is_nan(tmp_path, make, backend):
     bench = backend(make(tmp_path, datasets=NO_IMAGENET))
     row = bench.query(fx.ARCHS[3])
@@ -54,8 +57,9 @@ def test_absent_dataset_is_nan(tmp_path, make, backend):
     assert row["cifar100_test"] == fx.expected_row(3)["cifar100_test"]
 
 
-@pytest.mark.parametrize("make, backend", [(fx.build_nats_dir, NatsBenchmark),
-                                           (fx.build_nb201_pth, NB201Benchmark)])
+@pytest.mark.parametrize(
+    "make, backend", [(fx.build_nats_dir, NatsBenchmark), (fx.build_nb201_pth, NB201Benchmark)]
+)
 def test_missing_arch_is_a_user_error(tmp_path, make, backend):
     path = make(tmp_path)
     with pytest.raises(UserError, match=r"nor_conv_1x1~2\|.*" + path.name):
@@ -95,6 +99,7 @@ def test_nb201_wrong_files(tmp_path):
     with pytest.raises(UserError, match="junk.pth"):
         NB201Benchmark(junk)
     import torch
+
     torch.save({"meta_archs": []}, tmp_path / "partial.pth")
     with pytest.raises(UserError, match="partial.pth.*arch2infos"):
         NB201Benchmark(tmp_path / "partial.pth")

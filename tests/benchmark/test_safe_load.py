@@ -1,5 +1,6 @@
 """Benchmark files are told apart by their first bytes before any loader reads them, and are read
 without running anything in them (issue 11, point 5)."""
+
 import bz2
 import logging
 import os
@@ -14,15 +15,16 @@ from freedarts_cli.benchmark import file_kind, nats
 from freedarts_cli.benchmark.auto import auto
 from freedarts_cli.benchmark.nats import NatsBenchmark
 from freedarts_cli.benchmark.nb201 import NB201Benchmark, load_pth
-from freedarts_cli.safeload import TORCH_PICKLE_MODULE
 from freedarts_cli.benchmark.table import TableBenchmark
 from freedarts_cli.errors import UserError
+from freedarts_cli.safeload import TORCH_PICKLE_MODULE
 
 from ..conftest import freedarts
 from . import fixtures as fx
 
-CSV = ("CIFAR10TestAccuracy200Epochs,ArchitectureString\n"
-       + "".join(f"{90 + i},{arch}\n" for i, arch in enumerate(fx.ARCHS)))
+CSV = "CIFAR10TestAccuracy200Epochs,ArchitectureString\n" + "".join(
+    f"{90 + i},{arch}\n" for i, arch in enumerate(fx.ARCHS)
+)
 SYSTEM = f"{os.system.__module__}.system"
 
 
@@ -69,25 +71,37 @@ def one_line_error(fn, *names):
 
 def unrestricted(calls):
     """The torch.load calls that would unpickle arbitrary objects."""
-    return [c for c in calls
-            if c.get("weights_only") is False and c.get("pickle_module") is not TORCH_PICKLE_MODULE]
+    return [
+        c
+        for c in calls
+        if c.get("weights_only") is False and c.get("pickle_module") is not TORCH_PICKLE_MODULE
+    ]
 
 
-@pytest.mark.parametrize("content, kind", [
-    (CSV.encode(), "a CSV text file"), (b"<html>Not found</html>", "a text file"),
-    (b"", "an empty file"), (pickle.dumps({"a": 1}, protocol=4), "a plain Python pickle"),
-    (bz2.compress(b"x"), "bz2"), (b"\x00\x01\x02\xff" * 16, "binary")])
-def test_a_csv_passed_as_nb201_pth_is_refused_before_torch_load(tmp_path, no_torch_load,
-                                                                 content, kind):
+@pytest.mark.parametrize(
+    "content, kind",
+    [
+        (CSV.encode(), "a CSV text file"),
+        (b"<html>Not found</html>", "a text file"),
+        (b"", "an empty file"),
+        (pickle.dumps({"a": 1}, protocol=4), "a plain Python pickle"),
+        (bz2.compress(b"x"), "bz2"),
+        (b"\x00\x01\x02\xff" * 16, "binary"),
+    ],
+)
+def test_a_csv_passed_as_nb201_pth_is_refused_before_torch_load(
+    tmp_path, no_torch_load, content, kind
+):
     for name in ("table.csv", fx.NB201_FILE):
         path = tmp_path / name
         path.write_bytes(content)
-        msg = one_line_error(lambda: NB201Benchmark(path), name, kind, fx.NB201_FILE)
+        msg = one_line_error(lambda path=path: NB201Benchmark(path), name, kind, fx.NB201_FILE)
         assert ("benchmark=table" in msg) == (kind.endswith("text file")), msg
 
 
-def test_auto_refuses_a_pth_that_is_not_a_torch_file_before_torch_load(tmp_path, monkeypatch,
-                                                                       no_torch_load):
+def test_auto_refuses_a_pth_that_is_not_a_torch_file_before_torch_load(
+    tmp_path, monkeypatch, no_torch_load
+):
     fake = tmp_path / "nb201.pth"
     fake.write_text(CSV)
     one_line_error(lambda: auto(fake), "nb201.pth", "CSV text file", "benchmark=table")
@@ -106,8 +120,9 @@ def test_an_nb201_pth_pickle_payload_is_never_executed(tmp_path, legacy, with_te
     marker = tmp_path / "pwned"
     # with a tensor first, the fallback (torch's weights_only loader) must refuse it too
     data = {"weights": torch.ones(2)} if with_tensor else {}
-    data.update({"meta_archs": list(fx.ARCHS), "arch2infos": {0: Payload(marker)},
-                 "evaluated_indexes": {0}})
+    data.update(
+        {"meta_archs": list(fx.ARCHS), "arch2infos": {0: Payload(marker)}, "evaluated_indexes": {0}}
+    )
     path = tmp_path / "evil.pth"
     torch.save(data, path, _use_new_zipfile_serialization=not legacy)
     one_line_error(lambda: NB201Benchmark(path), "evil.pth", "refused", SYSTEM, fx.NB201_FILE)
@@ -118,8 +133,9 @@ def test_an_nb201_pth_pickle_payload_is_never_executed(tmp_path, legacy, with_te
 
 
 @pytest.mark.parametrize("legacy, numpy1", [(True, False), (False, False), (True, True)])
-def test_the_official_nb201_format_loads_through_the_restricted_unpickler(tmp_path, torch_loads,
-                                                                          legacy, numpy1):
+def test_the_official_nb201_format_loads_through_the_restricted_unpickler(
+    tmp_path, torch_loads, legacy, numpy1
+):
     path = fx.build_nb201_pth(tmp_path, legacy=legacy)
     if numpy1:  # the official file was written by numpy 1.x, which named numpy.core
         raw = path.read_bytes()
@@ -163,8 +179,9 @@ def test_a_nats_meta_pickle_payload_is_refused_before_nats_bench_unpickles_it(na
     assert not marker.exists()
 
 
-def test_a_nats_arch_file_pickle_payload_is_refused_before_nats_bench_unpickles_it(nats_dir,
-                                                                                    tmp_path):
+def test_a_nats_arch_file_pickle_payload_is_refused_before_nats_bench_unpickles_it(
+    nats_dir, tmp_path
+):
     marker = tmp_path / "pwned"
     bench = NatsBenchmark(nats_dir)
     _write_pbz2(nats_dir / "000001.pickle.pbz2", {"200": Payload(marker)})
@@ -175,8 +192,9 @@ def test_a_nats_arch_file_pickle_payload_is_refused_before_nats_bench_unpickles_
 
 def test_a_nats_meta_that_is_not_bz2_is_refused_by_its_kind(nats_dir):
     (nats_dir / "meta.pickle.pbz2").write_text(CSV)
-    one_line_error(lambda: NatsBenchmark(nats_dir), "meta.pickle.pbz2", "a CSV text file",
-                   "not bz2-compressed")
+    one_line_error(
+        lambda: NatsBenchmark(nats_dir), "meta.pickle.pbz2", "a CSV text file", "not bz2-compressed"
+    )
 
 
 def test_nats_warns_once_that_the_official_api_unpickles_fully(nats_dir, monkeypatch, caplog):
@@ -188,11 +206,21 @@ def test_nats_warns_once_that_the_official_api_unpickles_fully(nats_dir, monkeyp
     assert len(warnings) == 1 and "unpickles NATS-Bench files fully" in warnings[0], warnings
 
 
-@pytest.mark.parametrize("content, kind", [
-    (b"PK\x03\x04junk", "zip"), (b"\x80\x04\x95junk", "pickle"), (b"BZh91AY", "bz2"),
-    (b"\x1f\x8b\x08", "gzip"), (b"PAR1\x15\x04", "parquet"), (b"a,b\n1,2\n", "csv"),
-    (b"hello\n", "text"), ("é,ü\n".encode() * 2000, "csv"), (b"", "empty"),
-    (b"\x00\x01\x02", "binary")])
+@pytest.mark.parametrize(
+    "content, kind",
+    [
+        (b"PK\x03\x04junk", "zip"),
+        (b"\x80\x04\x95junk", "pickle"),
+        (b"BZh91AY", "bz2"),
+        (b"\x1f\x8b\x08", "gzip"),
+        (b"PAR1\x15\x04", "parquet"),
+        (b"a,b\n1,2\n", "csv"),
+        (b"hello\n", "text"),
+        ("é,ü\n".encode() * 2000, "csv"),
+        (b"", "empty"),
+        (b"\x00\x01\x02", "binary"),
+    ],
+)
 def test_file_kind_reads_the_first_bytes(tmp_path, content, kind):
     path = tmp_path / "f"
     path.write_bytes(content)
@@ -207,8 +235,15 @@ def test_file_kind_tells_both_torch_save_formats(tmp_path):
 def test_a_csv_given_as_nb201_is_one_error_line_from_the_cli_fast(tmp_path):
     path = tmp_path / "table.csv"
     path.write_text(CSV * 2000)
-    out = freedarts("search", "benchmark=nb201", f"benchmark.path={path}", "space.N=1",
-                    f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path, timeout=120)
+    out = freedarts(
+        "search",
+        "benchmark=nb201",
+        f"benchmark.path={path}",
+        "space.N=1",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert out.returncode == 2, out.stderr
     lines = [line for line in out.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "table.csv" in lines[0] and "CSV" in lines[0], out.stderr

@@ -1,11 +1,16 @@
 """The shared flat export of NATS-Bench tss 200-epoch test accuracies, read as is."""
+
 import math
 
 from freedarts_cli.benchmark.table import TableBenchmark
 
 from .conftest import SHARED_TABLE, needs_shared_table
 
-ALL_3X3 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+ALL_3X3 = (
+    "|nor_conv_3x3~0|+"
+    "|nor_conv_3x3~0|nor_conv_3x3~1|+"
+    "|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+)
 TEST_COLUMNS = ("cifar10_test", "cifar100_test", "imagenet16_120_test")
 
 

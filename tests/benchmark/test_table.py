@@ -1,4 +1,5 @@
 """TableBenchmark over small CSV / Parquet files written in tmp_path."""
+
 import importlib.util
 import math
 
@@ -20,9 +21,15 @@ def write(tmp_path, text, name="t.csv"):
 
 
 def frame():
-    return pd.DataFrame({"arch": ARCHS[:3], "cifar10_test": [94.0, 90.0, 10.0],
-                         "CIFAR100-Valid": [70.0, 65.0, 1.0], "arch_index": [11, 12, 13],
-                         "note": ["a", "b", "c"]})
+    return pd.DataFrame(
+        {
+            "arch": ARCHS[:3],
+            "cifar10_test": [94.0, 90.0, 10.0],
+            "CIFAR100-Valid": [70.0, 65.0, 1.0],
+            "arch_index": [11, 12, 13],
+            "note": ["a", "b", "c"],
+        }
+    )
 
 
 def test_own_names_aliases_and_index(tmp_path):
@@ -79,18 +86,21 @@ def test_missing_arch(tmp_path):
         TableBenchmark(path).query(MISSING_ARCH)
 
 
-@pytest.mark.parametrize("text, kwargs, message", [
-    ("a,b\n1,2\n", {}, "no architecture column"),
-    (f"arch,foo\n{ARCHS[0]},1\n", {}, "no accuracy column"),
-    (f"arch,cifar10_test\n{ARCHS[0]},1\n{ARCHS[0]},2\n", {}, "more than once"),
-    (f"arch,cifar10_test\n{ARCHS[0]},high\n", {}, "not numeric"),
-    (f"arch,acc\n{ARCHS[0]},1\n", {"columns": {"cifar10": "acc"}}, "not one of"),
-    (f"arch,acc\n{ARCHS[0]},1\n", {"columns": {"cifar10_test": "ac"}}, "no column 'ac'"),
-    (f"arch,acc\n{ARCHS[0]},1\n", {"columns": ["acc"]}, "must map"),
-    (f"arch,acc\n{ARCHS[0]},1\n", {"arch_column": "ar"}, "no column 'ar'"),
-    (f"arch,cifar10_test\n{ARCHS[0]},1\n", {"index_column": "idx"}, "no column 'idx'"),
-    ("", {}, "cannot read"),
-])
+@pytest.mark.parametrize(
+    "text, kwargs, message",
+    [
+        ("a,b\n1,2\n", {}, "no architecture column"),
+        (f"arch,foo\n{ARCHS[0]},1\n", {}, "no accuracy column"),
+        (f"arch,cifar10_test\n{ARCHS[0]},1\n{ARCHS[0]},2\n", {}, "more than once"),
+        (f"arch,cifar10_test\n{ARCHS[0]},high\n", {}, "not numeric"),
+        (f"arch,acc\n{ARCHS[0]},1\n", {"columns": {"cifar10": "acc"}}, "not one of"),
+        (f"arch,acc\n{ARCHS[0]},1\n", {"columns": {"cifar10_test": "ac"}}, "no column 'ac'"),
+        (f"arch,acc\n{ARCHS[0]},1\n", {"columns": ["acc"]}, "must map"),
+        (f"arch,acc\n{ARCHS[0]},1\n", {"arch_column": "ar"}, "no column 'ar'"),
+        (f"arch,cifar10_test\n{ARCHS[0]},1\n", {"index_column": "idx"}, "no column 'idx'"),
+        ("", {}, "cannot read"),
+    ],
+)
 def test_bad_tables(tmp_path, text, kwargs, message):
     path = write(tmp_path, text, name="bad_table.csv")
     with pytest.raises(UserError, match=message) as err:

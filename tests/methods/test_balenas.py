@@ -1,4 +1,5 @@
 """BaLeNAS / BaLeNAS-TF: a seeded search, its TF selections, checkpoints and resume."""
+
 from __future__ import annotations
 
 import csv
@@ -22,14 +23,22 @@ from ..conftest import REPO, freedarts
 
 CPU = torch.device("cpu")
 SPACE = NB201Space(N=1)
-TINY = dict(epochs=2, batch_size=16, mc_samples=2, select=["snip", "synflow"],
-            n_samples=[2, 5])
+TINY = dict(epochs=2, batch_size=16, mc_samples=2, select=["snip", "synflow"], n_samples=[2, 5])
 
 
 def context(seed=0, out_dir=None, run_id="run"):
     data = Synthetic(batch_size=16, train_images=64)  # 32 + 32 images: 2 steps an epoch
-    return Context(SPACE, seed, 1e-3, torch.float32, CPU, data.batch(seed, torch.float32, CPU),
-                   data, out_dir, run_id)
+    return Context(
+        SPACE,
+        seed,
+        1e-3,
+        torch.float32,
+        CPU,
+        data.batch(seed, torch.float32, CPU),
+        data,
+        out_dir,
+        run_id,
+    )
 
 
 def search(seed=0, out_dir=None, run_id="run", **options):
@@ -38,8 +47,12 @@ def search(seed=0, out_dir=None, run_id="run", **options):
 
 
 def summary(found):
-    return (found.choice, [(f.scorer, f.extra["n_samples"], f.choice) for f in found.selections],
-            found.tables["distribution"], found.tables["epochs"])
+    return (
+        found.choice,
+        [(f.scorer, f.extra["n_samples"], f.choice) for f in found.selections],
+        found.tables["distribution"],
+        found.tables["epochs"],
+    )
 
 
 def test_the_same_seed_gives_the_same_search_and_another_seed_another():
@@ -55,10 +68,11 @@ def test_tf_keeps_the_best_of_the_first_n_draws_by_each_proxy():
     found = search(0)
     samples = found.tables["samples"]
     assert [r["draw"] for r in samples] == list(range(5))
-    assert {(f.scorer, f.extra["n_samples"]) for f in found.selections} == \
-        {(p, n) for p in ("snip", "synflow") for n in (2, 5)}
+    assert {(f.scorer, f.extra["n_samples"]) for f in found.selections} == {
+        (p, n) for p in ("snip", "synflow") for n in (2, 5)
+    }
     for f in found.selections:
-        first = samples[:f.extra["n_samples"]]
+        first = samples[: f.extra["n_samples"]]
         best = max(first, key=lambda r: r[f.scorer])
         assert f.choice == best["choice"]
         assert f.pruning == "sample"
@@ -108,12 +122,15 @@ def test_a_garbled_checkpoint_is_one_error(tmp_path):
         search(0, out_dir=tmp_path)
 
 
-@pytest.mark.parametrize("options, fragment", [
-    (dict(select=["nosuch"]), "nosuch"),
-    (dict(mc_samples=0), "method.mc_samples=0"),
-    (dict(n_samples=[10, 0]), "method.n_samples=0"),
-    (dict(epochs=1.5), "method.epochs=1.5"),
-])
+@pytest.mark.parametrize(
+    "options, fragment",
+    [
+        (dict(select=["nosuch"]), "nosuch"),
+        (dict(mc_samples=0), "method.mc_samples=0"),
+        (dict(n_samples=[10, 0]), "method.n_samples=0"),
+        (dict(epochs=1.5), "method.epochs=1.5"),
+    ],
+)
 def test_bad_options_fail_before_any_training(options, fragment):
     with pytest.raises(UserError, match=fragment.replace(".", r"\.")):
         BaLeNAS(**{**TINY, **options})
@@ -128,14 +145,31 @@ def test_the_gpu_experiment_runs_its_first_steps_on_cpu(tmp_path, cifar10_subset
     """experiment=appendix_table4_gpu is the paper's scale on CUDA; with device=cpu and a tiny
     override it runs here on the real subset, through the CLI, and writes every file."""
     out = tmp_path / "r"
-    run = freedarts("search", "experiment=appendix_table4_gpu", "device=cpu", "threads=1",
-                    f"data.root={cifar10_subset}", "benchmark=table",
-                    f"benchmark.path={shared_table}", "method.epochs=1",
-                    "method.steps_per_epoch=1", "method.supernet_cells=1", "method.batch_size=8",
-                    "method.select=[synflow]", "method.n_samples=[2]", f"hydra.run.dir={out}")
+    run = freedarts(
+        "search",
+        "experiment=appendix_table4_gpu",
+        "device=cpu",
+        "threads=1",
+        f"data.root={cifar10_subset}",
+        "benchmark=table",
+        f"benchmark.path={shared_table}",
+        "method.epochs=1",
+        "method.steps_per_epoch=1",
+        "method.supernet_cells=1",
+        "method.batch_size=8",
+        "method.select=[synflow]",
+        "method.n_samples=[2]",
+        f"hydra.run.dir={out}",
+    )
     assert run.returncode == 0, run.stderr[-2000:]
-    for name in ("result.csv", "selections.csv", "distribution.csv", "epochs.csv",
-                 "samples.csv", CHECKPOINT):
+    for name in (
+        "result.csv",
+        "selections.csv",
+        "distribution.csv",
+        "epochs.csv",
+        "samples.csv",
+        CHECKPOINT,
+    ):
         assert (out / name).is_file(), name
     (row,) = rows(out / "result.csv")
     assert row["method"] == "balenas" and row["data"] == "cifar10"
@@ -145,13 +179,24 @@ def test_the_gpu_experiment_runs_its_first_steps_on_cpu(tmp_path, cifar10_subset
 
 
 def test_the_gpu_experiment_asks_for_cuda_by_default(tmp_path):
-    run = freedarts("search", "experiment=appendix_table4_gpu", "data=synthetic",
-                    f"hydra.run.dir={tmp_path / 'r'}", "--cfg", "job")
+    run = freedarts(
+        "search",
+        "experiment=appendix_table4_gpu",
+        "data=synthetic",
+        f"hydra.run.dir={tmp_path / 'r'}",
+        "--cfg",
+        "job",
+    )
     assert run.returncode == 0, run.stderr
     assert "device: cuda" in run.stdout and "epochs: 50" in run.stdout
     if not torch.cuda.is_available():
-        run = freedarts("search", "experiment=appendix_table4_gpu", "data=synthetic",
-                        "benchmark=none", f"hydra.run.dir={tmp_path / 'r'}")
+        run = freedarts(
+            "search",
+            "experiment=appendix_table4_gpu",
+            "data=synthetic",
+            "benchmark=none",
+            f"hydra.run.dir={tmp_path / 'r'}",
+        )
         assert run.returncode == 2
         assert run.stderr.strip().splitlines()[-1].startswith("error: device=cuda")
 
@@ -160,15 +205,27 @@ def test_the_gpu_experiment_asks_for_cuda_by_default(tmp_path):
 def test_a_killed_search_resumes_into_its_folder_with_the_same_result(tmp_path):
     """SIGKILL after the first epoch's checkpoint, rerun the same command: the same files as an
     uninterrupted run (timings aside)."""
-    args = ["experiment=appendix_table4", "data=synthetic", "data.train_images=128",
-            "method.epochs=3", "method.supernet_cells=1", "method.batch_size=32",
-            "method.select=[synflow]", "method.n_samples=[3]", "benchmark=none", "threads=1"]
+    args = [
+        "experiment=appendix_table4",
+        "data=synthetic",
+        "data.train_images=128",
+        "method.epochs=3",
+        "method.supernet_cells=1",
+        "method.batch_size=32",
+        "method.select=[synflow]",
+        "method.n_samples=[3]",
+        "benchmark=none",
+        "threads=1",
+    ]
     whole = freedarts("search", *args, f"hydra.run.dir={tmp_path / 'whole'}")
     assert whole.returncode == 0, whole.stderr[-2000:]
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "freedarts_cli", "search", *args,
-                             f"hydra.run.dir={killed}"], cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "freedarts_cli", "search", *args, f"hydra.run.dir={killed}"],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 300
     while not (killed / CHECKPOINT).is_file() and time.time() < deadline:
         time.sleep(0.1)

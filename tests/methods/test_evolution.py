@@ -1,4 +1,5 @@
 """method=evolution: aging evolution's bookkeeping on a known fitness, then real networks."""
+
 import pandas as pd
 import pytest
 import torch
@@ -39,8 +40,7 @@ def evolve(seed=0, **kw):
     args = dict(n_models=40, population=8, tournament=3)
     args.update(kw)
     scores = Recording()
-    history, members = aging_evolution(SPACE, scores, torch.Generator().manual_seed(seed),
-                                       **args)
+    history, members = aging_evolution(SPACE, scores, torch.Generator().manual_seed(seed), **args)
     return scores, history, members
 
 
@@ -48,7 +48,7 @@ def test_neighbours_are_every_one_edge_mutation():
     parent = [0, 1, 2, 3, 4, 0]
     near = neighbours(SPACE, parent)
     assert len(near) == 24 and len({tuple(c) for c in near}) == 24
-    assert all(sum(a != b for a, b in zip(c, parent)) == 1 for c in near)
+    assert all(sum(a != b for a, b in zip(c, parent, strict=True)) == 1 for c in near)
 
 
 def test_history_counts_n_models_and_the_population_ages():
@@ -59,22 +59,24 @@ def test_history_counts_n_models_and_the_population_ages():
     assert len(tournaments) == 40 - 8 and all(len(t) == 3 for t in tournaments)
     # each tournament draws from the population of its time: the last P entries of the history
     for step, contenders in enumerate(tournaments):
-        alive = {tuple(c) for c in history[step:step + 8]}
+        alive = {tuple(c) for c in history[step : step + 8]}
         assert {tuple(c) for c in contenders} <= alive
 
 
 def test_children_are_mutations_of_the_tournament_winner():
     scores, history, _ = evolve()
-    for (contenders, parent), child in zip(scores.calls, history[8:]):
+    for (contenders, parent), child in zip(scores.calls, history[8:], strict=True):
         assert max(fitness(c) for c in contenders) == fitness(parent)
-        assert sum(a != b for a, b in zip(parent, child)) == 1
+        assert sum(a != b for a, b in zip(parent, child, strict=True)) == 1
 
 
 def test_zero_cost_move_takes_the_best_neighbour():
     scores, history, _ = evolve(zero_cost_move=True, move_probability=1.0)
     tournaments, moves = scores.calls[0::2], scores.calls[1::2]
     assert len(moves) == 40 - 8
-    for (_, parent), (candidates, child), joined in zip(tournaments, moves, history[8:]):
+    for (_, parent), (candidates, child), joined in zip(
+        tournaments, moves, history[8:], strict=True
+    ):
         assert candidates == neighbours(SPACE, parent)
         assert fitness(child) == max(fitness(c) for c in candidates) and child == joined
     assert len(scores) > len({tuple(c) for c in history})  # neighbours scored, not visited
@@ -113,21 +115,42 @@ def test_evolution_on_real_networks_is_deterministic():
     found = []
     for seed in (5, 5, 6):
         torch.manual_seed(seed)
-        ctx = Context(SPACE, seed, 1e-3, torch.float64, CPU,
-                      Synthetic(batch_size=4).batch(seed, torch.float64, CPU))
+        ctx = Context(
+            SPACE,
+            seed,
+            1e-3,
+            torch.float64,
+            CPU,
+            Synthetic(batch_size=4).batch(seed, torch.float64, CPU),
+        )
         found.append(Evolution("synflow", n_models=6, population=3, tournament=2).search(ctx))
     assert found[0].samples == found[1].samples and found[0].choice == found[1].choice
     assert found[0].samples != found[2].samples
     assert len(found[0].samples) <= 6
     assert found[0].choice == max(found[0].samples, key=lambda s: s[1])[0]
-    assert found[0].extra == {"n_models": 6, "population": 3, "tournament": 2, "warmup": 0,
-                              "zero_cost_move": False}
+    assert found[0].extra == {
+        "n_models": 6,
+        "population": 3,
+        "tournament": 2,
+        "warmup": 0,
+        "zero_cost_move": False,
+    }
 
 
 def test_cli_evolution(tmp_path):
-    out = freedarts("search", "method=evolution", "n_models=5", "population=3",
-                    "method.tournament=2", "warmup=4", "space.N=1", "data=synthetic",
-                    "benchmark=none", "threads=1", f"hydra.run.dir={tmp_path}/run")
+    out = freedarts(
+        "search",
+        "method=evolution",
+        "n_models=5",
+        "population=3",
+        "method.tournament=2",
+        "warmup=4",
+        "space.N=1",
+        "data=synthetic",
+        "benchmark=none",
+        "threads=1",
+        f"hydra.run.dir={tmp_path}/run",
+    )
     assert out.returncode == 0, out.stderr
     row = pd.read_csv(tmp_path / "run" / "result.csv").iloc[0]
     assert (row.method, row.scorer, row.pruning) == ("evolution", "synflow", "evolution")

@@ -1,4 +1,5 @@
 """method=random, zero_cost, naswot, random_search: sampling, scoring, the argmax, the CLI."""
+
 import pandas as pd
 import pytest
 import torch
@@ -16,7 +17,6 @@ from ..conftest import freedarts
 
 CPU = torch.device("cpu")
 CLI = ["space.N=1", "data=synthetic", "benchmark=none", "threads=1"]
-
 
 
 def context(seed=0, batch_size=8):
@@ -130,8 +130,12 @@ def test_cli_random(tmp_path):
 def test_cli_zero_cost(tmp_path):
     # options at the root, as FreeDARTS' scorer=/pruning= (method.n_samples=3 works too)
     row, samples = _cli(tmp_path, "method=zero_cost", "proxy=synflow", "n_samples=3", "seed=4")
-    assert (row.method, row.scorer, row.pruning, row.n_samples) == ("zero_cost", "synflow",
-                                                                     "sample", 3)
+    assert (row.method, row.scorer, row.pruning, row.n_samples) == (
+        "zero_cost",
+        "synflow",
+        "sample",
+        3,
+    )
     assert list(samples.columns) == ["arch", "score"] and len(samples) == 3
     assert row.arch == samples.arch[samples.score.idxmax()]
 
@@ -144,10 +148,19 @@ def test_cli_naswot_batch_follows_method_batch_size(tmp_path):
 
 
 def test_cli_random_search_combined(tmp_path):
-    row, samples = _cli(tmp_path, "method=random_search", "method.proxy=combined",
-                        "method.n_models=3", "data.batch_size=8")
-    assert (row.method, row.scorer, row.pruning, row.n_models) == ("random_search", "combined",
-                                                                   "random_search", 3)
+    row, samples = _cli(
+        tmp_path,
+        "method=random_search",
+        "method.proxy=combined",
+        "method.n_models=3",
+        "data.batch_size=8",
+    )
+    assert (row.method, row.scorer, row.pruning, row.n_models) == (
+        "random_search",
+        "combined",
+        "random_search",
+        3,
+    )
     assert len(samples) == 3 and samples.score.between(0, 1).all()
     assert row.arch == samples.arch[samples.score.idxmax()]
 

@@ -1,4 +1,5 @@
 """TE-NAS: the two indicators on cases with known answers, the pruning schedule, the CLI."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -8,14 +9,17 @@ from torch import nn
 from freedarts_cli.data import Synthetic
 from freedarts_cli.errors import UserError
 from freedarts_cli.methods import Context
-from freedarts_cli.methods.tenas import (TENAS, _dense_rank, count_linear_regions,
-                                         ntk_condition_number)
+from freedarts_cli.methods.tenas import (
+    TENAS,
+    _dense_rank,
+    count_linear_regions,
+    ntk_condition_number,
+)
 from freedarts_cli.spaces.nb201 import NB201Space
 
 from ..conftest import freedarts
 
 CPU = torch.device("cpu")
-
 
 
 SMALL = dict(ntk_batch=4, repeat=1, lr_samples=100, lr_batches=2)
@@ -74,7 +78,8 @@ def search(seed=0, **options):
     batch = Synthetic(batch_size=8, input_size=8).batch(seed, torch.float64, CPU)
     torch.manual_seed(seed)  # the runner seeds the global RNG (weights) the same way
     found = TENAS(**{**SMALL, **options}).search(
-        Context(space, seed, 1e-3, torch.float64, CPU, batch))
+        Context(space, seed, 1e-3, torch.float64, CPU, batch)
+    )
     return space, found
 
 
@@ -87,7 +92,7 @@ def test_tenas_removes_none_then_one_op_per_edge_per_round():
     assert removed[:6] == [(e, 0) for e in range(6)]  # `none` first, unscored
     assert all(np.isnan(r.removed_score) for r in found.rounds[:6])
     for t in range(3):  # each TE-NAS round: every edge loses exactly one op
-        block = found.rounds[6 + 6 * t: 12 + 6 * t]
+        block = found.rounds[6 + 6 * t : 12 + 6 * t]
         assert [r.removed[0] for r in block] == list(range(6))
         scores = block[0].scores
         assert all(r.scores is scores for r in block)  # one measurement per round
@@ -110,8 +115,10 @@ def test_tenas_keeps_none_when_asked():
 def test_tenas_same_seed_same_architecture():
     a, b = search(seed=3)[1], search(seed=3)[1]
     assert a.choice == b.choice
-    assert all(torch.equal(x.scores.nan_to_num(-1), y.scores.nan_to_num(-1))
-               for x, y in zip(a.rounds, b.rounds))
+    assert all(
+        torch.equal(x.scores.nan_to_num(-1), y.scores.nan_to_num(-1))
+        for x, y in zip(a.rounds, b.rounds, strict=True)
+    )
 
 
 def test_tenas_rejects_an_ntk_batch_larger_than_the_data_batch():
@@ -122,10 +129,21 @@ def test_tenas_rejects_an_ntk_batch_larger_than_the_data_batch():
 
 
 def test_tenas_cli_run(tmp_path):
-    out = freedarts("search", "method=tenas", "space.N=1", "space.input_size=8", "data=synthetic",
-                    "data.input_size=8", "data.batch_size=8", "benchmark=none", "threads=1",
-                    "method.ntk_batch=4", "method.repeat=1", "method.lr_samples=100",
-                    f"hydra.run.dir={tmp_path}/run")
+    out = freedarts(
+        "search",
+        "method=tenas",
+        "space.N=1",
+        "space.input_size=8",
+        "data=synthetic",
+        "data.input_size=8",
+        "data.batch_size=8",
+        "benchmark=none",
+        "threads=1",
+        "method.ntk_batch=4",
+        "method.repeat=1",
+        "method.lr_samples=100",
+        f"hydra.run.dir={tmp_path}/run",
+    )
     assert out.returncode == 0, out.stderr
     row = pd.read_csv(tmp_path / "run" / "result.csv").iloc[0]
     assert (row.method, row.scorer, row.pruning) == ("tenas", "ntk_lr", "tenas")

@@ -1,4 +1,5 @@
 """Zero-Cost-PT: Table 5's perturbation counts and orders, the kept op, validation, the CLI."""
+
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -15,7 +16,6 @@ from freedarts_cli.supernet import Supernet
 from ..conftest import freedarts
 
 CPU = torch.device("cpu")
-
 
 
 @dataclass
@@ -57,8 +57,14 @@ def test_each_order_makes_the_published_number_of_perturbations(order):
     _, method, ctx = setup(edge_order=order, n_proposals=2, n_validation=0)
     method.proxy = Additive(torch.rand(6, 5, generator=torch.Generator().manual_seed(1)))
     found = run(method, ctx)
-    expected = {"fixed": 30, "random": 30, "global_op_iter": 105, "global_edge_iter": 105,
-                "global_op_once": 55, "global_edge_once": 55}[order]  # Table 5, |O|=5, |E|=6
+    expected = {
+        "fixed": 30,
+        "random": 30,
+        "global_op_iter": 105,
+        "global_edge_iter": 105,
+        "global_op_once": 55,
+        "global_edge_once": 55,
+    }[order]  # Table 5, |O|=5, |E|=6
     assert method.proxy.supernet_calls == 2 * expected
     assert found.extra["perturbations"] == expected
     # whatever the order, the kept op is the one whose removal lowers the proxy most
@@ -73,9 +79,15 @@ def _edge_order(found) -> list[int]:
     return [r.removed[0] for r in found.rounds][::4]
 
 
-@pytest.mark.parametrize("order, key", [("global_op_iter", "max"), ("global_op_once", "max"),
-                                        ("global_edge_iter", "mean"),
-                                        ("global_edge_once", "mean")])
+@pytest.mark.parametrize(
+    "order, key",
+    [
+        ("global_op_iter", "max"),
+        ("global_op_once", "max"),
+        ("global_edge_iter", "mean"),
+        ("global_edge_once", "mean"),
+    ],
+)
 def test_global_orders_decide_the_most_important_edge_first(order, key):
     w = torch.rand(6, 5, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     space, method, ctx = setup(edge_order=order, n_proposals=1, n_validation=0)
@@ -105,7 +117,7 @@ def test_each_step_keeps_the_argmin_of_the_proxy_after_removal():
     found = run(method, ctx)  # the real nwot proxy
     assert found.scorer == "nwot"
     for step in range(6):
-        block = found.rounds[4 * step: 4 * step + 4]
+        block = found.rounds[4 * step : 4 * step + 4]
         e = block[0].removed[0]
         scores = block[0].scores  # −S(A − (e, o)), NaN off the edge
         assert all(r.removed[0] == e and r.scores is scores for r in block)
@@ -145,16 +157,26 @@ def test_nwot_proposals_validation_and_determinism():
     values = [s for _, s in found.samples]
     assert len(values) == 3 and found.choice in [c for c, _ in found.samples]
     assert max(values) == dict((tuple(c), s) for c, s in found.samples)[tuple(found.choice)]
-    assert found.extra == {"n_proposals": 3, "n_validation": 2, "edge_order": "fixed",
-                           "batch_size": 8, "perturbations": 30,
-                           "distinct_proposals": len({tuple(c) for c, _ in found.samples})}
+    assert found.extra == {
+        "n_proposals": 3,
+        "n_validation": 2,
+        "edge_order": "fixed",
+        "batch_size": 8,
+        "perturbations": 30,
+        "distinct_proposals": len({tuple(c) for c, _ in found.samples}),
+    }
     again = run(*setup(1, edge_order="fixed", n_proposals=3, n_validation=2, batch_size=8)[1:])
     assert again.choice == found.choice and again.samples == found.samples
 
 
 def test_bad_options_are_user_errors():
-    for bad in ({"proxy": "combined"}, {"edge_order": "backwards"}, {"n_proposals": 0},
-                {"n_validation": -1}, {"batch_size": 0}):
+    for bad in (
+        {"proxy": "combined"},
+        {"edge_order": "backwards"},
+        {"n_proposals": 0},
+        {"n_validation": -1},
+        {"batch_size": 0},
+    ):
         with pytest.raises(UserError):
             ZeroCostPT(**bad)
     _, method, ctx = setup(batch_size=17, n_proposals=1)
@@ -163,15 +185,26 @@ def test_bad_options_are_user_errors():
 
 
 def test_zero_cost_pt_cli_run(tmp_path):
-    out = freedarts("search", "method=zero_cost_pt", "method.edge_order=random",
-                    "method.n_proposals=2", "method.n_validation=2", "method.batch_size=8",
-                    "space.N=1", "space.C=4", "space.input_size=8", "data=synthetic",
-                    "data.input_size=8", "data.batch_size=16", "benchmark=none", "threads=1",
-                    f"hydra.run.dir={tmp_path}/run")
+    out = freedarts(
+        "search",
+        "method=zero_cost_pt",
+        "method.edge_order=random",
+        "method.n_proposals=2",
+        "method.n_validation=2",
+        "method.batch_size=8",
+        "space.N=1",
+        "space.C=4",
+        "space.input_size=8",
+        "data=synthetic",
+        "data.input_size=8",
+        "data.batch_size=16",
+        "benchmark=none",
+        "threads=1",
+        f"hydra.run.dir={tmp_path}/run",
+    )
     assert out.returncode == 0, out.stderr
     row = pd.read_csv(tmp_path / "run" / "result.csv").iloc[0]
-    assert (row.method, row.scorer, row.pruning) == ("zero_cost_pt", "nwot",
-                                                     "perturbation_random")
+    assert (row.method, row.scorer, row.pruning) == ("zero_cost_pt", "nwot", "perturbation_random")
     assert row.n_proposals == 2 and row.n_validation == 2 and row["rounds"] == 24
     traj = pd.read_csv(tmp_path / "run" / "trajectory.csv")
     assert list(traj["round"]) == list(range(1, 25)) and traj["arch"].iloc[-1] == row.arch

@@ -1,4 +1,5 @@
 """Tests of the proxies, one file per proxy module; the small nets and batches they share."""
+
 import torch
 from torch import nn
 
@@ -36,7 +37,12 @@ def nb201_cell_on_cifar10(root, batch_size):
     batch = CIFAR("cifar10", root=str(root), batch_size=batch_size).batch(0, torch.float32, cpu)
     space = NB201Space(N=1)
     torch.manual_seed(0)
-    net = space.network(space.parse(
-        "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_3x3~1|"
-        "none~2|"), torch.float32, cpu)
+    net = space.network(
+        space.parse(
+            "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_3x3~1|"
+            "none~2|"
+        ),
+        torch.float32,
+        cpu,
+    )
     return net, batch

@@ -1,4 +1,5 @@
 """AZ-NAS: each component against a by-hand computation, the aggregate, NB201 networks."""
+
 import math
 
 import numpy as np
@@ -23,8 +24,9 @@ class BlockNet(nn.Module):
         super().__init__()
         self.input_shape = (2, 4, 4)
         self.stem = nn.Conv2d(2, 3, 1, bias=False)
-        self.cells = nn.ModuleList([nn.Conv2d(3, 3, 1, bias=False),
-                                    nn.Conv2d(3, 4, 3, stride=2, padding=1, bias=False)])
+        self.cells = nn.ModuleList(
+            [nn.Conv2d(3, 3, 1, bias=False), nn.Conv2d(3, 4, 3, stride=2, padding=1, bias=False)]
+        )
         self.classifier = nn.Linear(4, 2)
 
     def forward(self, x):
@@ -55,7 +57,7 @@ def entropy_by_hand(feature):
 
 
 def test_components_are_registered_data_agnostic():
-    for name, floor in zip(COMPONENTS, (True, True, True, False)):
+    for name, floor in zip(COMPONENTS, (True, True, True, False), strict=True):
         p = PROXIES[name]
         assert (p.needs_data, p.needs_labels, p.floor, p.dtype) == (False, False, floor, None)
     assert AGGREGATES["az_nas"].parts == COMPONENTS
@@ -63,8 +65,9 @@ def test_components_are_registered_data_agnostic():
 
 def test_feature_entropy_matches_numpy():
     torch.manual_seed(0)
-    f = torch.randn(3, 4, 5, 5, dtype=F64) * torch.tensor([1.0, 2.0, 0.5, 3.0],
-                                                           dtype=F64).view(1, 4, 1, 1)
+    f = torch.randn(3, 4, 5, 5, dtype=F64) * torch.tensor([1.0, 2.0, 0.5, 3.0], dtype=F64).view(
+        1, 4, 1, 1
+    )
     assert float(az.feature_entropy(f)) == pytest.approx(entropy_by_hand(f), rel=1e-12)
     assert math.isnan(float(az.feature_entropy(torch.zeros(2, 3, 2, 2, dtype=F64))))
 
@@ -76,7 +79,7 @@ def test_block_features_are_the_stem_output_and_every_block_output():
     s = net.stem(x)
     b0 = net.cells[0](s)
     b1 = net.cells[1](torch.relu(b0))
-    for got, want in zip(feats, (s, b0, b1)):
+    for got, want in zip(feats, (s, b0, b1), strict=True):
         torch.testing.assert_close(got, want)
     assert len(feats) == 3
 
@@ -141,8 +144,12 @@ def test_block_trainability_of_the_identity_is_minus_infinity():
 
 
 def test_az_nas_is_the_sum_of_log_rank_over_n():
-    cols = [[3.0, 1.0, 2.0, 2.0, -math.inf], [0.5, 0.1, 0.9, 0.3, 0.2],
-            [1.0, 1.0, 1.0, 5.0, 4.0], [7.0, 8.0, 9.0, 10.0, 11.0]]
+    cols = [
+        [3.0, 1.0, 2.0, 2.0, -math.inf],
+        [0.5, 0.1, 0.9, 0.3, 0.2],
+        [1.0, 1.0, 1.0, 5.0, 4.0],
+        [7.0, 8.0, 9.0, 10.0, 11.0],
+    ]
 
     def average_ranks(c):  # by hand: 1 + (# smaller) + (# equal − 1)/2
         c = np.asarray(c)
@@ -152,8 +159,9 @@ def test_az_nas_is_the_sum_of_log_rank_over_n():
     np.testing.assert_allclose(AGGREGATES["az_nas"].combine(cols), want, rtol=1e-12)
 
 
-NB201_ARCH = ("|nor_conv_1x1~0|+|skip_connect~0|nor_conv_1x1~1|"
-              "+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|")
+NB201_ARCH = (
+    "|nor_conv_1x1~0|+|skip_connect~0|nor_conv_1x1~1|+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|"
+)
 
 
 def test_nb201_network_gives_finite_components_and_is_left_unchanged():
@@ -172,13 +180,15 @@ def test_nb201_network_gives_finite_components_and_is_left_unchanged():
 def test_nb201_degenerate_cells_score_the_floor():
     space = NB201Space()
     # only 3<-0 is live and it is a skip: the cell is the identity
-    ident = space.network(space.parse("|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"),
-                          torch.float32, CPU)
+    ident = space.network(
+        space.parse("|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"), torch.float32, CPU
+    )
     torch.manual_seed(0)
     assert PROXIES["az_trainability"](ident) == -math.inf
     # no path reaches node 3: every map after the first cell is 0
-    dead = space.network(space.parse("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"),
-                         torch.float32, CPU)
+    dead = space.network(
+        space.parse("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"), torch.float32, CPU
+    )
     torch.manual_seed(0)
     assert PROXIES["az_expressivity"](dead) == -math.inf
     assert PROXIES["az_progressivity"](dead) == -math.inf

@@ -1,4 +1,5 @@
 """flops, params, trainable_layers: counts by hand, NB201 closed forms and ordering."""
+
 import math
 
 import pytest
@@ -33,8 +34,8 @@ class Small(nn.Module):
 
 def test_flops_of_known_layers_by_hand():
     conv = 32 * 32 * 8 * (3 * 3 * 3) + 32 * 32 * 8  # multiply-adds + the bias adds
-    dw = 8 * 8 * 8 * (3 * 3 * 1)                     # 16x16 -> 8x8, one input channel per group
-    fc = 512 * 10 + 10                                # BN and pooling count nothing
+    dw = 8 * 8 * 8 * (3 * 3 * 1)  # 16x16 -> 8x8, one input channel per group
+    fc = 512 * 10 + 10  # BN and pooling count nothing
     assert PROXIES["flops"](Small()) == conv + dw + fc
 
 
@@ -54,11 +55,14 @@ def nb201_flops(choice):
     return 7_783_050 + 15 * (2_359_296 * n3 + 262_144 * n1)
 
 
-@pytest.mark.parametrize("arch", [
-    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|",
-    "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
-    "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_3x3~1|none~2|",
-])
+@pytest.mark.parametrize(
+    "arch",
+    [
+        "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+        "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+        "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_3x3~1|none~2|",
+    ],
+)
 def test_nb201_counts_match_closed_forms(arch):
     space = NB201Space()
     choice = space.parse(arch)

@@ -1,4 +1,5 @@
 """EPE-NAS: the per-class Jacobian score against the authors' recipe, written out with numpy."""
+
 import copy
 import math
 
@@ -19,8 +20,9 @@ def by_hand(net, x, labels):
     """Per-image Jacobians by torch.autograd.functional.jacobian (no batch coupling: no BN),
     then the authors' ``eval_score_perclass``: rows stacked per class, np.corrcoef, k = 1e-5."""
     ref = copy.deepcopy(net)
-    jac = np.stack([torch.autograd.functional.jacobian(lambda v: ref(v[None]).sum(), xi).numpy()
-                    for xi in x])
+    jac = np.stack(
+        [torch.autograd.functional.jacobian(lambda v: ref(v[None]).sum(), xi).numpy() for xi in x]
+    )
     per_class = {}
     for i, c in enumerate(labels.tolist()):
         per_class[c] = np.vstack((per_class[c], jac[i])) if c in per_class else jac[i]
@@ -42,7 +44,8 @@ def test_epe_nas_matches_the_authors_recipe_on_an_mlp():
     # the score depends on which images share a class
     other = torch.tensor([0, 1, 0, 1, 0, 1, 0, 1, 0])
     assert PROXIES["epe_nas"](net, Batch(x, other, other)) == pytest.approx(
-        by_hand(net, x, other), rel=1e-10)
+        by_hand(net, x, other), rel=1e-10
+    )
 
 
 def test_a_single_class_of_two_images_by_hand():

@@ -1,4 +1,5 @@
 """MeCo: the per-layer term and the sum against numpy, NB201 networks."""
+
 import math
 
 import numpy as np
@@ -6,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from freedarts_cli.proxies import PROXIES
 import freedarts_cli.proxies.meco  # noqa: F401  (registers meco)
+from freedarts_cli.proxies import PROXIES
 from freedarts_cli.proxies.meco import min_correlation_eigenvalue
 from freedarts_cli.spaces.nb201 import NB201Space
 
@@ -43,11 +44,9 @@ def test_meco_is_registered_data_agnostic():
 def test_min_eigenvalue_matches_numpy_with_a_constant_channel():
     g = torch.Generator().manual_seed(0)
     fea = torch.randn(6, 4, 4, generator=g, dtype=F64)
-    assert min_correlation_eigenvalue(fea).item() == pytest.approx(by_hand(fea.numpy()),
-                                                                   abs=1e-12)
+    assert min_correlation_eigenvalue(fea).item() == pytest.approx(by_hand(fea.numpy()), abs=1e-12)
     fea[2] = 3.0  # constant channel: its row and column of P are NaN, set to 0 -> λ_min = 0
-    assert min_correlation_eigenvalue(fea).item() == pytest.approx(by_hand(fea.numpy()),
-                                                                   abs=1e-12)
+    assert min_correlation_eigenvalue(fea).item() == pytest.approx(by_hand(fea.numpy()), abs=1e-12)
     assert by_hand(fea.numpy()) == pytest.approx(0.0, abs=1e-12)
     fea = torch.randn(6, 3, 1, generator=g, dtype=F64)  # 6 channels, 3 observations: rank 2
     assert min_correlation_eigenvalue(fea).item() == pytest.approx(0.0, abs=1e-12)
@@ -64,7 +63,8 @@ def test_meco_sums_every_module_output_of_one_gaussian_image():
         conv = net.body[0](x)
         z = conv.numpy()[0]
         bn = (z - z.mean(axis=(1, 2), keepdims=True)) / np.sqrt(
-            z.var(axis=(1, 2), keepdims=True) + 1e-5)  # train mode, one image
+            z.var(axis=(1, 2), keepdims=True) + 1e-5
+        )  # train mode, one image
         relu = np.maximum(bn, 0.0)
     # conv, BN, ReLU, and the Sequential around them (its output is the ReLU's again); the
     # root's and the classifier's [1, 2] outputs add exact zeros.

@@ -1,4 +1,5 @@
 """l2_norm and plain (zero-cost NAS library) against by-hand computations."""
+
 import copy
 import math
 
@@ -11,7 +12,7 @@ import freedarts_cli.proxies.norms  # noqa: F401  (registers l2_norm, plain)
 from freedarts_cli.proxies import PROXIES
 from freedarts_cli.spaces.nb201 import NB201Space
 
-from . import CPU, F64, Tiny, tiny_batch, nb201_cell_on_cifar10
+from . import CPU, Tiny, nb201_cell_on_cifar10, tiny_batch
 
 
 def mlp():
@@ -25,13 +26,12 @@ def test_l2_norm_is_the_sum_of_layer_frobenius_norms():
         net[1].weight.fill_(5.0)  # BN parameters and biases are not counted
         net[0].bias.fill_(7.0)
     w0, w3 = net[0].weight.detach().numpy().copy(), net[3].weight.detach().numpy().copy()
-    expected = math.sqrt(np.sum(w0 ** 2)) + math.sqrt(np.sum(w3 ** 2))
+    expected = math.sqrt(np.sum(w0**2)) + math.sqrt(np.sum(w3**2))
     assert PROXIES["l2_norm"](net) == pytest.approx(expected, rel=1e-12)
     assert not PROXIES["l2_norm"].needs_data
     with torch.no_grad():
         net[3].weight.mul_(2.0)
-    assert PROXIES["l2_norm"](net) == pytest.approx(
-        expected + math.sqrt(np.sum(w3 ** 2)), rel=1e-12)
+    assert PROXIES["l2_norm"](net) == pytest.approx(expected + math.sqrt(np.sum(w3**2)), rel=1e-12)
 
 
 def test_plain_is_the_signed_sum_of_theta_times_gradient():
@@ -39,8 +39,9 @@ def test_plain_is_the_signed_sum_of_theta_times_gradient():
     ref = copy.deepcopy(net)
     ref.train()
     nn.functional.cross_entropy(ref(b.images), b.labels).backward()
-    expected = sum(float(np.sum(m.weight.detach().numpy() * m.weight.grad.numpy()))
-                   for m in (ref[0], ref[3]))
+    expected = sum(
+        float(np.sum(m.weight.detach().numpy() * m.weight.grad.numpy())) for m in (ref[0], ref[3])
+    )
     assert PROXIES["plain"](net, b) == pytest.approx(expected, rel=1e-10)
     assert PROXIES["plain"].needs_labels
 

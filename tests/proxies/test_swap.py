@@ -1,5 +1,6 @@
 """SWAP-Score: pattern counts against a brute-force set of tuples, the repeat average, NB201 on
 the real CIFAR-10 subset."""
+
 import math
 
 import pytest
@@ -33,8 +34,9 @@ class ConvNet(nn.Module):
         self.mlp_relu = nn.ReLU()
 
     def forward(self, x):
-        return self.mlp_relu(self.fc(self.relu2(self.conv2(self.relu1(self.conv1(x))))
-                                     .mean(dim=(2, 3))))
+        return self.mlp_relu(
+            self.fc(self.relu2(self.conv2(self.relu1(self.conv1(x)))).mean(dim=(2, 3)))
+        )
 
 
 def brute_force(net, x):
@@ -87,7 +89,7 @@ def test_swap_averages_32_gaussian_reinitialisations_of_16_images():
 def test_regular_factor_by_hand():
     net = ConvNet()
     theta = sum(p.numel() for p in net.parameters()) / 1e3
-    assert regular_factor(net, 0.05, 0.01) == pytest.approx(math.exp(-(theta - 0.05) ** 2 / 0.01))
+    assert regular_factor(net, 0.05, 0.01) == pytest.approx(math.exp(-((theta - 0.05) ** 2) / 0.01))
     assert regular_factor(net, theta, 1.0) == 1.0
 
 

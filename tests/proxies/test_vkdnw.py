@@ -1,5 +1,6 @@
 """VKDNW: the Jacobian, the covariance factor, the Fisher matrix and the decile entropy against
 by-hand computations; the rankings on synthetic columns; NB201 networks."""
+
 import math
 
 import numpy as np
@@ -37,7 +38,7 @@ def brute_jacobian(net, x, count):
     params = [p for _, p in list(net.named_parameters())[:count]]
     jac = torch.zeros(len(x), 3, len(params), dtype=x.dtype)
     for n in range(len(x)):
-        z = net(x[n:n + 1])[0]
+        z = net(x[n : n + 1])[0]
         for c in range(z.shape[0]):
             grads = torch.autograd.grad(z[c], params, retain_graph=True, allow_unused=True)
             for k, g in enumerate(grads):
@@ -48,7 +49,7 @@ def brute_jacobian(net, x, count):
 def factor_by_hand(p):
     """Tanabe & Sagae's lower-triangular factor of diag(p) − p pᵀ, with explicit loops."""
     c = len(p)
-    q = [1 - sum(p[:j + 1]) for j in range(c)]
+    q = [1 - sum(p[: j + 1]) for j in range(c)]
     q[-1] = 0.0
     L = np.zeros((c, c))
     for j in range(c):
@@ -75,8 +76,14 @@ def test_vkdnw_is_registered_and_its_rankings_name_network_proxies():
     p = PROXIES["vkdnw"]
     assert (p.needs_data, p.needs_labels, p.floor, p.dtype) == (False, False, False, None)
     assert AGGREGATES["vkdnw_single"].parts == ("trainable_layers", "vkdnw")
-    assert AGGREGATES["vkdnw_agg"].parts == ("trainable_layers", "vkdnw", "jacob_cov",
-                                             "az_expressivity", "az_trainability", "flops")
+    assert AGGREGATES["vkdnw_agg"].parts == (
+        "trainable_layers",
+        "vkdnw",
+        "jacob_cov",
+        "az_expressivity",
+        "az_trainability",
+        "flops",
+    )
     for agg in ("vkdnw_single", "vkdnw_agg"):
         assert all(part in PROXIES for part in AGGREGATES[agg].parts)
 
@@ -102,8 +109,9 @@ def test_covariance_factor_is_the_lower_triangular_root_of_the_covariance():
     for n in range(5):
         p = smoothed(z[n].numpy())
         np.testing.assert_allclose(L[n].numpy(), factor_by_hand(p), rtol=1e-12, atol=1e-15)
-        np.testing.assert_allclose(L[n].numpy() @ L[n].numpy().T, np.diag(p) - np.outer(p, p),
-                                   atol=1e-14)
+        np.testing.assert_allclose(
+            L[n].numpy() @ L[n].numpy().T, np.diag(p) - np.outer(p, p), atol=1e-14
+        )
 
 
 def test_fisher_matrix_follows_the_code_LJ():
@@ -119,8 +127,7 @@ def test_fisher_matrix_follows_the_code_LJ():
 
 def test_decile_entropy_matches_numpy():
     lam = torch.tensor([0.0, 1e-6, 0.3, 2.0, 5.0, 5.5, 9.0, 40.0, 41.0, 1e3, 7.0], dtype=F64)
-    assert float(vk.decile_entropy(lam)) == pytest.approx(entropy_by_hand(lam.numpy()),
-                                                          rel=1e-12)
+    assert float(vk.decile_entropy(lam)) == pytest.approx(entropy_by_hand(lam.numpy()), rel=1e-12)
     assert float(vk.decile_entropy(torch.zeros(7, dtype=F64))) == 0.0
     assert float(vk.decile_entropy(torch.ones(7, dtype=F64))) == pytest.approx(math.log(9))
 
@@ -148,8 +155,13 @@ def test_vkdnw_matches_a_by_hand_computation(monkeypatch):
         ref.fc.weight.copy_(w3), ref.fc.bias.zero_()
     jac = brute_jacobian(ref, x, 128).numpy()  # 7 tensors: all of them
     z = ref(x).detach().numpy()
-    fisher = sum((factor_by_hand(smoothed(z[n])) @ jac[n]).T
-                 @ (factor_by_hand(smoothed(z[n])) @ jac[n]) for n in range(5)) / 5
+    fisher = (
+        sum(
+            (factor_by_hand(smoothed(z[n])) @ jac[n]).T @ (factor_by_hand(smoothed(z[n])) @ jac[n])
+            for n in range(5)
+        )
+        / 5
+    )
     lam = np.abs(np.linalg.eigvalsh(fisher))
     assert jac.shape[2] == 7
     assert score == pytest.approx(entropy_by_hand(lam), rel=1e-7)
@@ -169,20 +181,33 @@ def test_single_ranking_is_lexicographic_and_agg_sums_log_ranks():
     single = AGGREGATES["vkdnw_single"].combine([layers, entropy])
     # by hand: (21,1.4) < (21,1.5) < (66,0.2) < (66,0.9) = (66,0.9) < (111,0.1), dense
     np.testing.assert_array_equal(single, [4, 2, 3, 5, 4, 1])
-    others = [[3.0, 1.0, 2.0, 2.0, -math.inf, 0.0], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
-              [0.5, 0.5, 0.5, 0.1, 0.2, 0.3], [9.0, 8.0, 7.0, 6.0, 5.0, 4.0]]
-    avg = [np.array([6, 3, 4.5, 4.5, 1, 2]), np.array([1, 2, 3, 4, 5, 6]),
-           np.array([5, 5, 5, 1, 2, 3]), np.array([6, 5, 4, 3, 2, 1])]
+    others = [
+        [3.0, 1.0, 2.0, 2.0, -math.inf, 0.0],
+        [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        [0.5, 0.5, 0.5, 0.1, 0.2, 0.3],
+        [9.0, 8.0, 7.0, 6.0, 5.0, 4.0],
+    ]
+    avg = [
+        np.array([6, 3, 4.5, 4.5, 1, 2]),
+        np.array([1, 2, 3, 4, 5, 6]),
+        np.array([5, 5, 5, 1, 2, 3]),
+        np.array([6, 5, 4, 3, 2, 1]),
+    ]
     got = AGGREGATES["vkdnw_agg"].combine([layers, entropy, *others])
-    np.testing.assert_allclose(got, np.log([4, 2, 3, 5, 4, 1]) + sum(np.log(a) for a in avg),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        got, np.log([4, 2, 3, 5, 4, 1]) + sum(np.log(a) for a in avg), rtol=1e-12
+    )
 
 
 def test_nb201_network_gives_a_finite_entropy_and_is_left_unchanged():
     space = NB201Space()
-    net = space.network(space.parse(
-        "|nor_conv_1x1~0|+|skip_connect~0|none~1|+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|"),
-        torch.float32, CPU)
+    net = space.network(
+        space.parse(
+            "|nor_conv_1x1~0|+|skip_connect~0|none~1|+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|"
+        ),
+        torch.float32,
+        CPU,
+    )
     before = {k: v.clone() for k, v in net.state_dict().items()}
     torch.manual_seed(0)
     value = PROXIES["vkdnw"](net)

@@ -1,4 +1,5 @@
 """Zen-score: the formula against a by-hand computation, the pre-GAP rule, NB201 networks."""
+
 import math
 
 import pytest

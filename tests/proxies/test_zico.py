@@ -1,4 +1,5 @@
 """ZiCo: the formula against a by-hand computation, its σ = 0 rules, and NB201 on real CIFAR-10."""
+
 import copy
 import math
 
@@ -10,10 +11,10 @@ from torch import nn
 import freedarts_cli.proxies.zico  # noqa: F401  (registers zico)
 from freedarts_cli.errors import UserError
 from freedarts_cli.proxies import PROXIES
-from freedarts_cli.spaces.nb201 import NB201Space
 from freedarts_cli.proxies.zico import inverse_cv_score
+from freedarts_cli.spaces.nb201 import NB201Space
 
-from . import CPU, F64, Tiny, tiny_batch, nb201_cell_on_cifar10
+from . import CPU, Tiny, nb201_cell_on_cifar10, tiny_batch
 
 
 def by_hand(net, b):
@@ -25,10 +26,15 @@ def by_hand(net, b):
     for sl in (slice(0, half), slice(half, None)):
         ref.zero_grad()
         nn.functional.cross_entropy(ref(b.images[sl]), b.labels[sl]).backward()
-        grads.append([m.weight.grad.numpy().ravel().copy() for m in ref.modules()
-                      if isinstance(m, (nn.Conv2d, nn.Linear))])
+        grads.append(
+            [
+                m.weight.grad.numpy().ravel().copy()
+                for m in ref.modules()
+                if isinstance(m, (nn.Conv2d, nn.Linear))
+            ]
+        )
     total = 0.0
-    for g1, g2 in zip(*grads):
+    for g1, g2 in zip(*grads, strict=True):
         diff = np.abs(g1 - g2)
         keep = diff != 0
         s = np.sum((np.abs(g1[keep]) + np.abs(g2[keep])) / diff[keep])
@@ -52,8 +58,10 @@ def test_zico_matches_a_by_hand_computation_on_an_mlp():
 def test_inverse_cv_reductions_by_hand():
     # layer 1: weights with g = (1, 3) and (2, 2) (σ = 0: left out) -> log(2 / 1)
     # layer 2: every weight with σ = 0 -> adds nothing; layer 3: (0, 4) -> log(2 / 2) = 0
-    per_split = [[torch.tensor([1.0, 2.0]), torch.tensor([5.0, -1.0]), torch.tensor([0.0])],
-                 [torch.tensor([3.0, 2.0]), torch.tensor([5.0, -1.0]), torch.tensor([4.0])]]
+    per_split = [
+        [torch.tensor([1.0, 2.0]), torch.tensor([5.0, -1.0]), torch.tensor([0.0])],
+        [torch.tensor([3.0, 2.0]), torch.tensor([5.0, -1.0]), torch.tensor([4.0])],
+    ]
     assert inverse_cv_score(per_split).item() == pytest.approx(math.log(2.0), rel=1e-15)
     # three mini-batches: population std (ddof = 0), mean of |g| over signed g's std
     g = torch.tensor([[1.0], [-2.0], [4.0]])

@@ -4,19 +4,27 @@ import pytest
 import torch
 
 from freedarts_cli.genotype import Genotype, parse_genotype
+from freedarts_cli.op import DARTS_OPS
 from freedarts_cli.pruner import Iterative, OneShot
 from freedarts_cli.scorer import SynFlow
-from freedarts_cli.op import DARTS_OPS
-from freedarts_cli.spaces.darts import (CELL_EDGES, EDGES, FANOUT_DESTINATIONS, OPS, DartsSpace,
-                                         genotype_size)
+from freedarts_cli.spaces.darts import (
+    CELL_EDGES,
+    EDGES,
+    FANOUT_DESTINATIONS,
+    OPS,
+    DartsSpace,
+    genotype_size,
+)
 
 CPU = torch.device("cpu")
-DARTS_V2 = ("Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), "
-            "('sep_conv_3x3', 1), ('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), "
-            "('dil_conv_3x3', 2)], normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), "
-            "('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), "
-            "('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], "
-            "reduce_concat=[2, 3, 4, 5])")
+DARTS_V2 = (
+    "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), "
+    "('sep_conv_3x3', 1), ('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), "
+    "('dil_conv_3x3', 2)], normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), "
+    "('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), "
+    "('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], "
+    "reduce_concat=[2, 3, 4, 5])"
+)
 
 
 def score(net, where=""):
@@ -81,8 +89,9 @@ def _edge_op(fanout, k: int, e: int):
     if not fanout.per_edge[k]:
         return batched  # parameter-free: one module serves every edge
     single = list(DARTS_OPS.values())[k](fanout.c, fanout.stride, False, True).double()
-    for mine, theirs in zip(single.state_dict().values(),
-                            batched.state_dict().values()):
+    for mine, theirs in zip(
+        single.state_dict().values(), batched.state_dict().values(), strict=True
+    ):
         mine.copy_(theirs if mine.dim() == 0 else theirs.chunk(fanout.edges)[e])
     return single
 
@@ -118,8 +127,7 @@ def test_fanout_cell_equals_darts_cell_edge_by_edge(small, reduction):
                 break
             s0, s1 = s1, cell(s0, s1, *net.cell_inputs(cell.reduction))
         out = cell(s0, s1, *net.cell_inputs(reduction))
-        ref = _reference_cell(cell, s0, s1, net.alpha[base:base + 14],
-                              net.mask[base:base + 14])
+        ref = _reference_cell(cell, s0, s1, net.alpha[base : base + 14], net.mask[base : base + 14])
     assert out.shape == ref.shape
     assert torch.allclose(out, ref, rtol=1e-10, atol=1e-12)
 
@@ -184,14 +192,24 @@ def test_genotype_string_round_trips(small):
     assert json.loads(g.to_json())["reduce"][0] == ["max_pool_3x3", 0]
 
 
-@pytest.mark.parametrize("bad,why", [
-    ("Genotype(normal=[('conv_7x7', 0), ('sep_conv_3x3', 1)], normal_concat=range(2, 3), "
-     "reduce=[('skip_connect', 0), ('skip_connect', 1)], reduce_concat=range(2, 3))", "conv_7x7"),
-    ("Genotype(normal=[('sep_conv_3x3', 3), ('sep_conv_3x3', 1)], normal_concat=range(2, 3), "
-     "reduce=[('skip_connect', 0), ('skip_connect', 1)], reduce_concat=range(2, 3))", "input 3"),
-    ("__import__('os').system('true')", "Genotype"),
-    ("Genotype(normal=[], reduce=[])", "missing"),
-])
+@pytest.mark.parametrize(
+    "bad,why",
+    [
+        (
+            "Genotype(normal=[('conv_7x7', 0), ('sep_conv_3x3', 1)], normal_concat=range(2, 3), "
+            "reduce=[('skip_connect', 0), ('skip_connect', 1)], reduce_concat=range(2, 3))",
+            "conv_7x7",
+        ),
+        (
+            "Genotype(normal=[('sep_conv_3x3', 3), ('sep_conv_3x3', 1)], "
+            "normal_concat=range(2, 3), "
+            "reduce=[('skip_connect', 0), ('skip_connect', 1)], reduce_concat=range(2, 3))",
+            "input 3",
+        ),
+        ("__import__('os').system('true')", "Genotype"),
+        ("Genotype(normal=[], reduce=[])", "missing"),
+    ],
+)
 def test_bad_genotypes_are_refused_without_evaluating_them(bad, why):
     with pytest.raises(ValueError, match=why):
         parse_genotype(bad, OPS)
@@ -209,26 +227,34 @@ def test_darts_v2_sizes():
 
 # AUTHORS_CODE.md §2.8 / §2.11: two of the authors' genotypes and the sizes their training logs
 # print at the widths they were trained at (parameters without the auxiliary head).
-DAGGER_SEED1 = ("Genotype(normal=[('avg_pool_3x3', 1), ('dil_conv_3x3', 0), ('sep_conv_3x3', 2), "
-                "('sep_conv_5x5', 1), ('skip_connect', 0), ('sep_conv_3x3', 1), "
-                "('sep_conv_5x5', 0), ('avg_pool_3x3', 3)], normal_concat=range(2, 6), "
-                "reduce=[('avg_pool_3x3', 1), ('dil_conv_5x5', 0), ('skip_connect', 0), "
-                "('sep_conv_3x3', 1), ('avg_pool_3x3', 0), ('max_pool_3x3', 2), "
-                "('skip_connect', 0), ('sep_conv_5x5', 4)], reduce_concat=range(2, 6))")
-DDAGGER_SEED3 = ("Genotype(normal=[('sep_conv_3x3', 1), ('avg_pool_3x3', 0), ('sep_conv_3x3', 2), "
-                 "('sep_conv_3x3', 1), ('sep_conv_5x5', 3), ('dil_conv_5x5', 0), "
-                 "('sep_conv_3x3', 2), ('sep_conv_5x5', 1)], normal_concat=range(2, 6), "
-                 "reduce=[('sep_conv_5x5', 1), ('dil_conv_5x5', 0), ('max_pool_3x3', 0), "
-                 "('max_pool_3x3', 2), ('sep_conv_5x5', 0), ('sep_conv_5x5', 2), "
-                 "('dil_conv_5x5', 4), ('sep_conv_3x3', 0)], reduce_concat=range(2, 6))")
+DAGGER_SEED1 = (
+    "Genotype(normal=[('avg_pool_3x3', 1), ('dil_conv_3x3', 0), ('sep_conv_3x3', 2), "
+    "('sep_conv_5x5', 1), ('skip_connect', 0), ('sep_conv_3x3', 1), "
+    "('sep_conv_5x5', 0), ('avg_pool_3x3', 3)], normal_concat=range(2, 6), "
+    "reduce=[('avg_pool_3x3', 1), ('dil_conv_5x5', 0), ('skip_connect', 0), "
+    "('sep_conv_3x3', 1), ('avg_pool_3x3', 0), ('max_pool_3x3', 2), "
+    "('skip_connect', 0), ('sep_conv_5x5', 4)], reduce_concat=range(2, 6))"
+)
+DDAGGER_SEED3 = (
+    "Genotype(normal=[('sep_conv_3x3', 1), ('avg_pool_3x3', 0), ('sep_conv_3x3', 2), "
+    "('sep_conv_3x3', 1), ('sep_conv_5x5', 3), ('dil_conv_5x5', 0), "
+    "('sep_conv_3x3', 2), ('sep_conv_5x5', 1)], normal_concat=range(2, 6), "
+    "reduce=[('sep_conv_5x5', 1), ('dil_conv_5x5', 0), ('max_pool_3x3', 0), "
+    "('max_pool_3x3', 2), ('sep_conv_5x5', 0), ('sep_conv_5x5', 2), "
+    "('dil_conv_5x5', 4), ('sep_conv_3x3', 0)], reduce_concat=range(2, 6))"
+)
 
 
-@pytest.mark.parametrize("genotype,cifar_c,imagenet_c,cifar_m,imagenet_m", [
-    (DAGGER_SEED1, 38, 50, 3.649872, 5.100275),   # cifar10-FreeDARTS+ / Imagenet_FreeDARTS+
-    (DDAGGER_SEED3, 36, 48, 4.140766, 5.772256),  # cifar10-FreeDARTS++ / ImageNet_FreeDARTS++
-])
-def test_evaluation_networks_match_the_authors_training_logs(genotype, cifar_c, imagenet_c,
-                                                             cifar_m, imagenet_m):
+@pytest.mark.parametrize(
+    "genotype,cifar_c,imagenet_c,cifar_m,imagenet_m",
+    [
+        (DAGGER_SEED1, 38, 50, 3.649872, 5.100275),  # cifar10-FreeDARTS+ / Imagenet_FreeDARTS+
+        (DDAGGER_SEED3, 36, 48, 4.140766, 5.772256),  # cifar10-FreeDARTS++ / ImageNet_FreeDARTS++
+    ],
+)
+def test_evaluation_networks_match_the_authors_training_logs(
+    genotype, cifar_c, imagenet_c, cifar_m, imagenet_m
+):
     size = genotype_size(parse_genotype(genotype, OPS), cifar_c, imagenet_c)
     assert size["cifar_params_m"] == pytest.approx(cifar_m, abs=1e-6)
     assert size["imagenet_params_m"] == pytest.approx(imagenet_m, abs=1e-6)
@@ -240,22 +266,23 @@ def test_describe_and_draw(small, tmp_path):
     assert 1 < info["params_m"] < 6 and 300 < info["flops_m"] < 1000
     assert json.loads(info["genotype_json"])["normal_concat"] == [2, 3, 4, 5]
     paths = small.draw(choice, tmp_path)
-    assert sorted(p.name for p in paths) == ["normal.pdf", "normal.png", "reduce.pdf",
-                                             "reduce.png"]
+    assert sorted(p.name for p in paths) == ["normal.pdf", "normal.png", "reduce.pdf", "reduce.png"]
     assert all(p.stat().st_size > 1000 for p in paths)
 
 
 @pytest.mark.slow
 def test_imagenet_supernet_matches_the_authors_printed_size():
     # AUTHORS_CODE.md §2.3: model_search_imagenet.Network prints 25.512016 MB (stem width 3C).
-    net = DartsSpace(C=48, layers=14, num_classes=1000, input_size=224,
-                     stem="imagenet").build_supernet(5e-4, torch.float32, CPU)
+    net = DartsSpace(
+        C=48, layers=14, num_classes=1000, input_size=224, stem="imagenet"
+    ).build_supernet(5e-4, torch.float32, CPU)
     assert sum(p.numel() for p in net.parameters()) - net.alpha.numel() == 25_512_016
 
 
 def test_parse_refuses_a_node_reading_one_input_twice(small):
-    twice = DARTS_V2.replace("('skip_connect', 0), ('dil_conv_3x3', 2)",
-                             "('skip_connect', 0), ('dil_conv_3x3', 0)")
+    twice = DARTS_V2.replace(
+        "('skip_connect', 0), ('dil_conv_3x3', 2)", "('skip_connect', 0), ('dil_conv_3x3', 0)"
+    )
     with pytest.raises(ValueError, match=r"normal\[7\]=\('dil_conv_3x3', 0\): node 5"):
         small.parse(twice)
     genotype_size(parse_genotype(twice, OPS))  # still a network genotype-info can size

@@ -1,6 +1,7 @@
 """The MobileNet (ProxylessNAS-like) space: layout, masking of invalid skips, raw α, scoring
 and pruning with the real pruners, evaluation-network size. A small variant (width 0.5, 64 px)
 keeps the supernet tests fast; sizes are checked on the full 224-px evaluation network."""
+
 import json
 
 import pytest
@@ -54,8 +55,29 @@ def test_full_width_plan():
     plan = MobileNetSpace().plan
     widths = [c_out for _, c_out, _ in plan.blocks]
     assert widths == [32] * 4 + [56] * 4 + [112] * 4 + [128] * 4 + [256] * 4 + [432]
-    assert [s for _, _, s in plan.blocks] == [2, 1, 1, 1, 2, 1, 1, 1, 2, 1, 1, 1,
-                                             1, 1, 1, 1, 2, 1, 1, 1, 1]
+    assert [s for _, _, s in plan.blocks] == [
+        2,
+        1,
+        1,
+        1,
+        2,
+        1,
+        1,
+        1,
+        2,
+        1,
+        1,
+        1,
+        1,
+        1,
+        1,
+        1,
+        2,
+        1,
+        1,
+        1,
+        1,
+    ]
     assert [e for e, ok in enumerate(plan.skip_valid()) if not ok] == FIRST_OF_STAGE
     assert (plan.stem, plan.first, plan.last) == (40, 24, 1728)
 
@@ -128,8 +150,7 @@ def test_iterative_ends_discrete_with_valid_skips(space):
     assert space.is_discrete(net.mask)
     assert max(r.round for r in result.rounds) == 6
     assert len(result.rounds) == 21 * 7 - 6 - 21
-    assert all(r.removed[1] != SKIP or r.removed[0] not in FIRST_OF_STAGE
-               for r in result.rounds)
+    assert all(r.removed[1] != SKIP or r.removed[0] not in FIRST_OF_STAGE for r in result.rounds)
     assert not net.mask[FIRST_OF_STAGE, SKIP].any()
     assert result.choice == [int(row.nonzero()) for row in net.mask]
     space.check(result.choice)
@@ -167,14 +188,17 @@ def test_evaluation_network_size_matches_a_hand_count():
     choice[1] = SKIP
     fewer = space.network(choice, torch.float32, CPU)
     assert params_m(net) - params_m(fewer) == pytest.approx(
-        _mbconv_params(32, 32, 3, 6) / 1e6, abs=1e-9)
+        _mbconv_params(32, 32, 3, 6) / 1e6, abs=1e-9
+    )
 
 
 def test_published_networks():
     space = MobileNetSpace()
     # ProxylessNAS-GPU (published 7.1 M parameters, 465 M multiply-adds)
-    gpu = ("mb5_e3-skip-skip-skip-mb7_e3-skip-skip-mb3_e3-mb7_e6-skip-skip-mb5_e3-mb5_e6-skip-"
-           "mb3_e3-mb5_e3-mb7_e6-mb7_e6-mb7_e6-mb5_e6-mb7_e6")
+    gpu = (
+        "mb5_e3-skip-skip-skip-mb7_e3-skip-skip-mb3_e3-mb7_e6-skip-skip-mb5_e3-mb5_e6-skip-"
+        "mb3_e3-mb5_e3-mb7_e6-mb7_e6-mb7_e6-mb5_e6-mb7_e6"
+    )
     info = space.describe(space.parse(gpu))
     assert info["params_m"] == pytest.approx(7.119848, abs=1e-6)
     assert info["flops_m"] == pytest.approx(465, abs=1)

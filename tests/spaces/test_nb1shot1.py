@@ -1,4 +1,5 @@
 """NAS-Bench-1Shot1 search space 3: layout, supernet, discretisation, pruning, hash, look-up."""
+
 import itertools
 from pathlib import Path
 
@@ -10,9 +11,27 @@ from freedarts_cli.benchmark.table import TableBenchmark
 from freedarts_cli.pruner import Iterative, OneShot
 from freedarts_cli.scorer import SynFlow, check_scores
 from freedarts_cli.spaces.nb1shot1 import (
-    COLUMNS, EDGE_PAIRS, EDGE_ROW, EDGES, NODES, OFF, ON, OPS, PARENTS, NB101Network,
-    NB1Shot1Space, SearchCell, adjacency, choice_from, count_architectures, hash_of, is_valid,
-    module_hash, parents_of, pruned_spec)
+    COLUMNS,
+    EDGE_PAIRS,
+    EDGE_ROW,
+    EDGES,
+    NODES,
+    OFF,
+    ON,
+    OPS,
+    PARENTS,
+    NB1Shot1Space,
+    NB101Network,
+    SearchCell,
+    adjacency,
+    choice_from,
+    count_architectures,
+    hash_of,
+    is_valid,
+    module_hash,
+    parents_of,
+    pruned_spec,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 CPU = torch.device("cpu")
@@ -97,7 +116,7 @@ def test_removed_candidate_leaves_the_sum():
     after = cell(x, net.alpha_weights(), net.active)
     node3 = slice(2 * 4, 3 * 4)  # the cell output concatenates the 5 nodes (C=4 channels each)
     assert (before[:, node3] - after[:, node3]).abs().max() > 0
-    assert torch.equal(before[:, :2 * 4], after[:, :2 * 4])  # nodes 1, 2 untouched
+    assert torch.equal(before[:, : 2 * 4], after[:, : 2 * 4])  # nodes 1, 2 untouched
 
 
 def test_synflow_oneshot_gives_a_valid_architecture():
@@ -115,7 +134,7 @@ def test_synflow_oneshot_gives_a_valid_architecture():
         assert found.choice[r] == int(scores[r, :3].argmax())
     for dst in range(2, 7):
         rows = [EDGE_ROW[dst, s] for s in range(dst)]
-        best = sorted(rows, key=lambda r: -float(scores[r, ON]))[:PARENTS[dst]]
+        best = sorted(rows, key=lambda r: -float(scores[r, ON]))[: PARENTS[dst]]
         assert {r for r in rows if found.choice[r] == ON} == set(best)
     h = space.decode(found.choice)
     assert len(h) == 32 and int(h, 16) >= 0
@@ -171,22 +190,33 @@ def test_is_discrete_looks_at_the_node_ops():
 def test_space_counts():
     counts = count_architectures(hashes=False)
     assert counts["graphs"] == 1 * 2 * 3 * 6 * 10 * 15 == 5400
-    assert counts["configurations"] == 5400 * 3 ** 5 == 1_312_200
+    assert counts["configurations"] == 5400 * 3**5 == 1_312_200
     assert counts["paper_count"] == 363_648  # NAS-Bench-1Shot1's figure for space 3
     assert counts["pruned_matrices"] == 876
 
 
 # ----------------------------------------------------------------------------- NB101 hash
 
-INCEPTION = np.array([[0, 1, 1, 1, 0, 1, 0],  # NAS-Bench-101 README example
-                      [0, 0, 0, 0, 0, 0, 1],
-                      [0, 0, 0, 0, 0, 0, 1],
-                      [0, 0, 0, 0, 1, 0, 0],
-                      [0, 0, 0, 0, 0, 0, 1],
-                      [0, 0, 0, 0, 0, 0, 1],
-                      [0, 0, 0, 0, 0, 0, 0]])
-INCEPTION_OPS = ["input", "conv1x1-bn-relu", "conv3x3-bn-relu", "conv3x3-bn-relu",
-                 "conv3x3-bn-relu", "maxpool3x3", "output"]
+INCEPTION = np.array(
+    [
+        [0, 1, 1, 1, 0, 1, 0],  # NAS-Bench-101 README example
+        [0, 0, 0, 0, 0, 0, 1],
+        [0, 0, 0, 0, 0, 0, 1],
+        [0, 0, 0, 0, 1, 0, 0],
+        [0, 0, 0, 0, 0, 0, 1],
+        [0, 0, 0, 0, 0, 0, 1],
+        [0, 0, 0, 0, 0, 0, 0],
+    ]
+)
+INCEPTION_OPS = [
+    "input",
+    "conv1x1-bn-relu",
+    "conv3x3-bn-relu",
+    "conv3x3-bn-relu",
+    "conv3x3-bn-relu",
+    "maxpool3x3",
+    "output",
+]
 INCEPTION_LABELS = [-1, 1, 0, 0, 0, 2, -2]
 
 
@@ -291,6 +321,7 @@ def test_decode_is_deterministic_for_a_fixed_seed():
 
 # ----------------------------------------------------------------------------- results
 
+
 def test_nb101_network_parameters_match_the_benchmark():
     # NAS-Bench-101's README query of its Inception-like cell: trainable_parameters 2694282
     with torch.device("meta"):
@@ -324,9 +355,11 @@ def test_lookup_through_a_table(tmp_path):
     table = tmp_path / "nb101.csv"
     rows = [f"{arch},94.1,93.5"] + ([f"{other},90.0,89.5"] if other != arch else [])
     table.write_text("module_hash,validation_accuracy,test_accuracy\n" + "\n".join(rows) + "\n")
-    bench = TableBenchmark(table, arch_column="module_hash",
-                           columns={"cifar10_valid": "validation_accuracy",
-                                    "cifar10_test": "test_accuracy"})
+    bench = TableBenchmark(
+        table,
+        arch_column="module_hash",
+        columns={"cifar10_valid": "validation_accuracy", "cifar10_test": "test_accuracy"},
+    )
     row = bench.query(arch)
     assert row["cifar10_valid"] == 94.1 and row["cifar10_test"] == 93.5
     assert np.isnan(row["cifar100_test"])
@@ -357,9 +390,13 @@ def test_configs_instantiate(tmp_path):
 def test_every_valid_choice_builds_a_nb101_spec():
     space = NB1Shot1Space()
     seen = set()
-    for combo in itertools.islice(itertools.product(
-            *[itertools.combinations(range(v), PARENTS[v]) for v in range(2, 7)]), 0, 5400, 97):
-        choice = choice_from(dict(zip(range(2, 7), combo)), OPS + OPS[:2])
+    for combo in itertools.islice(
+        itertools.product(*[itertools.combinations(range(v), PARENTS[v]) for v in range(2, 7)]),
+        0,
+        5400,
+        97,
+    ):
+        choice = choice_from(dict(zip(range(2, 7), combo, strict=True)), OPS + OPS[:2])
         assert_valid(choice)
         seen.add(space.decode(choice))
     assert len(seen) > 10

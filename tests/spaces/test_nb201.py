@@ -22,8 +22,13 @@ def test_layout_matches_the_authors_supernet(net):
 
 
 def test_cell_bns_are_not_affine_and_outer_bns_are(net):
-    cell_bns = [m for c in net.cells if isinstance(c, SearchCell)
-                for m in c.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    cell_bns = [
+        m
+        for c in net.cells
+        if isinstance(c, SearchCell)
+        for m in c.modules()
+        if isinstance(m, torch.nn.BatchNorm2d)
+    ]
     assert cell_bns and not any(bn.affine for bn in cell_bns)
     assert net.stem[1].affine and net.lastact[0].affine
 
@@ -61,7 +66,9 @@ def test_initialise_is_seeded():
     for _ in range(2):
         torch.manual_seed(7)
         nets.append(space.build_supernet(1e-3, torch.float64, torch.device("cpu")))
-    for (k, a), (_, b) in zip(nets[0].state_dict().items(), nets[1].state_dict().items()):
+    for (k, a), (_, b) in zip(
+        nets[0].state_dict().items(), nets[1].state_dict().items(), strict=True
+    ):
         assert torch.equal(a, b), k
     nets[0].initialise()
     assert not torch.equal(nets[0].alpha, nets[1].alpha)
