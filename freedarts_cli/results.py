@@ -55,9 +55,14 @@ def atomic(path: Path, mode: str = "w"):
             Path(tmp).unlink(missing_ok=True)
 
 
-def write_csv(path: Path, rows: Iterable[Mapping] | pd.DataFrame) -> Path:
-    """Write a CSV atomically (:func:`atomic`)."""
+def write_csv(
+    path: Path, rows: Iterable[Mapping] | pd.DataFrame, header: Iterable[str] = ()
+) -> Path:
+    """Write a CSV atomically (:func:`atomic`). ``header``: the columns an empty table still
+    gets, so that a reader can parse every CSV a run writes."""
     df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    if df.empty and not len(df.columns):
+        df = pd.DataFrame(columns=list(header))
     with atomic(path) as fh:
         df.to_csv(fh, index=False)
     return Path(path)

@@ -221,8 +221,9 @@ def search(cfg: DictConfig, out_dir: Path | None = None, threads: int | None = N
             write_csv(Path(out_dir) / f"{name}.csv", rows)
         if outcome.selections:
             write_csv(Path(out_dir) / "selections.csv", outcome.selections)
-        write_csv(Path(out_dir) / "scores.csv", outcome.scores)
-        write_csv(Path(out_dir) / "trajectory.csv", outcome.trajectory)
+        # A method without scoring rounds (BaLeNAS, random) still gets readable, header-only files.
+        write_csv(Path(out_dir) / "scores.csv", outcome.scores, SCORE_COLUMNS)
+        write_csv(Path(out_dir) / "trajectory.csv", outcome.trajectory, TRAJECTORY_COLUMNS)
         write_csv(Path(out_dir) / "result.csv", [row])  # last: its presence means "complete"
     return outcome
 
@@ -274,6 +275,10 @@ def _looked_up(rows: list[dict], space, benchmark) -> list[dict]:
             row.update((k, v) for k, v in benchmark.query(arch).items() if k in ACCURACY_COLUMNS)
         out.append(row)
     return out
+
+
+SCORE_COLUMNS = ["round", "edge", "op", "score"]
+TRAJECTORY_COLUMNS = ["round", "removed_edge", "removed_op", "removed_score", "arch"]
 
 
 def _scores(found: Found, space) -> list[dict]:

@@ -2,15 +2,14 @@
 run), and the published tables with our numbers beside the paper's (``table=<id>``, see
 :mod:`freedarts_cli.published`).
 
-* :mod:`.aggregate`: reading runs (``result.csv``, the ``selections.csv`` beside it, junk files
+* :mod:`.runs`: reading runs (``result.csv``, the ``selections.csv`` beside it, junk files
   named and left out, a run collected twice counted once) and the per-group statistics;
 * :mod:`.layouts`: the published tables' layouts: which runs fill each (row, column), the row
   labels and the footnotes;
 * :mod:`.writers`: Markdown, CSV and LaTeX output, files written atomically.
 
 Here: the command itself (:func:`make_tables`, :func:`make_paper_table`), and the names other
-modules import from ``freedarts_cli.tables`` (where ``aggregate`` is the function, not the
-module)."""
+modules import from ``freedarts_cli.tables``."""
 
 from __future__ import annotations
 
@@ -23,8 +22,8 @@ from omegaconf import DictConfig
 
 from ..errors import UserError
 from ..results import write_csv, write_text
-from .aggregate import aggregate, collect, drop_duplicate_runs, has_results, unfinished_runs
 from .layouts import _prefer_setting, _select, paper_table
+from .runs import aggregate, collect, drop_duplicate_runs, has_results, unfinished_runs
 from .writers import write_groups, write_paper
 
 __all__ = [

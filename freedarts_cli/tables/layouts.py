@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .aggregate import ACCURACY_METRICS, drop_duplicate_runs
+from .runs import ACCURACY_METRICS, drop_duplicate_runs
 
 REFERENCE = "benchmark optimum"  # a reference row (the space's best), not a method
 CIFAR10_TRAIN_IMAGES = 50_000

@@ -125,6 +125,9 @@ def test_cli_random(tmp_path):
     row, samples = _cli(tmp_path, "method=random")
     assert (row.method, row.scorer, row.pruning) == ("random", "none", "random")
     assert samples is None
+    # no scoring round, yet every CSV of the run folder is one a reader can parse
+    for name, first in (("scores.csv", "round"), ("trajectory.csv", "round")):
+        assert pd.read_csv(tmp_path / "run" / name).columns[0] == first, name
 
 
 def test_cli_zero_cost(tmp_path):
