@@ -13,7 +13,7 @@ import inspect
 import math
 from typing import Any
 
-from hydra.utils import get_class
+from hydra.utils import get_object
 from omegaconf import DictConfig
 
 from .errors import UserError
@@ -56,7 +56,9 @@ def check_unit_options(node: DictConfig) -> None:
     not a positive integer: use e.g. space.N=5``."""
     target = node.get("_target_")
     try:
-        params = inspect.signature(get_class(target)).parameters if target else {}
+        # get_object, not get_class: a target may be a function (benchmark=auto), and get_class
+        # logs an ERROR line for those
+        params = inspect.signature(get_object(target)).parameters if target else {}
     except (ImportError, ValueError, TypeError):
         params = {}  # Hydra's instantiate names a bad _target_ itself
     for key in node:
