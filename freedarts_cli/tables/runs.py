@@ -11,6 +11,7 @@ import os
 
 import pandas as pd
 
+from ..benchmark import ACCURACY_COLUMNS
 from ..errors import UserError
 
 log = logging.getLogger(__name__)
@@ -19,14 +20,7 @@ log = logging.getLogger(__name__)
 RESULT_COLUMNS = ("space", "method", "seed", "arch")
 
 #: The accuracy columns a benchmark look-up writes into ``result.csv``.
-ACCURACY_METRICS = (
-    "cifar10_valid",
-    "cifar10_test",
-    "cifar100_valid",
-    "cifar100_test",
-    "imagenet16_120_valid",
-    "imagenet16_120_test",
-)
+ACCURACY_METRICS = ACCURACY_COLUMNS
 # what a run *is* (its configuration); everything else in result.csv is measured or provenance
 _MEASURED = {
     "arch",
