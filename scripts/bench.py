@@ -13,6 +13,8 @@ on the same network and batch (``bound`` column, see :func:`bounds`).
     python scripts/bench.py --only nb201 --reps 9 --threads 1
     python scripts/bench.py --only snip
     python scripts/bench.py --proxies --threads 1   # each proxy's seconds per architecture
+    python scripts/bench.py --costs                 # proxy-cost table, NB201/DARTS/NB101 (issue 24)
+    python scripts/bench.py --costs --spaces nb201 --archs 5 --reps 3
 
 Targets (issues 2, 4 and 9, this 2-core CPU): NB201 SynFlow one-shot 0.3 s, iterative 4 s; darts
 one-shot 2 s, darts_20cells 5 s, darts_imagenet 30 s, mobilenet 30 s; iterative within 10x of
@@ -30,6 +32,17 @@ proxy needs them) and reports each proxy's median ``seconds`` column of ``proxy_
 architectures) costs at that rate. Target: the data-agnostic set (synflow, zen, meco, flops,
 params, trainable_layers) fits in one 3-hour session on this 2-core CPU, i.e. at most 6
 core-hours in total.
+
+``--costs`` (issue 24) times every registered proxy alone (``PROXIES[name](net, batch)``, seeded
+as ``freedarts correlate`` seeds it) and all of them at once through the shared-pass API
+(:func:`freedarts_cli.proxies.shared.score_all`, where the checkout has it; otherwise "all" is
+the sum of the proxies alone, which is what scoring them one by one costs), on ``--archs``
+networks per space built directly from the space classes: NB201 (sampled cells, C=16, N=5),
+DARTS evaluation networks (C=32, 8 cells: NASLib's NB301 size; the first genotypes of the shared
+Suite-Zero file) and NAS-Bench-101 networks (stem 128, 3 stacks × 3 cells; the first cells of
+the shared Suite-Zero file), 64 real CIFAR-10 images. It reports the median seconds per
+architecture over architectures × ``--reps``, and PASS/FAIL for issue 24's NB201 targets: every
+proxy <= 0.5 s, all at once <= 2.5 s.
 """
 
 from __future__ import annotations
@@ -253,6 +266,151 @@ def proxy_costs(archs: int, data_root: str, benchmark: str, threads: int | None)
     return 0 if agnostic <= SESSION_CORE_HOURS else 1
 
 
+#: Issue 24's targets, median seconds per NB201 architecture at batch 64 on this CPU.
+PROXY_TARGET_S = 0.5
+ALL_TARGET_S = 2.5
+COST_SPACES = ("nb201", "darts", "nb101")
+SHARED = REPO.parent / "shared" / "benchmarks"
+
+
+def cost_networks(space: str, count: int):
+    """``count`` architectures of ``space`` as ``(label, build(dtype) -> network)``; ``build``
+    seeds torch's RNG first, as ``freedarts correlate`` does before it builds a network."""
+    import csv
+
+    from torch import nn
+
+    cpu = torch.device("cpu")
+    if space == "nb201":
+        from freedarts_cli.spaces.nb201 import NB201Space
+
+        nb201 = NB201Space()
+        gen = torch.Generator().manual_seed(0)
+        choices = [nb201.sample(gen) for _ in range(count)]
+        return [
+            (nb201.decode(c), lambda dtype, c=c: _seeded(lambda: nb201.network(c, dtype, cpu)))
+            for c in choices
+        ]
+    if space == "darts":
+        from freedarts_cli.genotype import parse_genotype
+        from freedarts_cli.spaces.darts import OPS, DartsNetwork
+
+        with open(SHARED / "nb301" / "suite_zero_darts_cifar10.csv") as fh:
+            rows = list(csv.DictReader(fh))[:count]
+        genotypes = [parse_genotype(r["genotype"], OPS) for r in rows]
+        return [
+            (
+                f"darts#{i}",
+                lambda dtype, g=g: _seeded(
+                    lambda: DartsNetwork(g, 32, 8, 10, 32, "cifar").materialise(dtype, cpu)
+                ),
+            )
+            for i, g in enumerate(genotypes)
+        ]
+    if space == "nb101":
+        import numpy as np
+
+        from freedarts_cli.spaces.nb1shot1 import NB101Network
+
+        if NB101Network.forward is nn.Module.forward:
+            return []  # this checkout's NB101Network only counts parameters
+        with open(SHARED / "nb101" / "suite_zero_nb101_cifar10.csv") as fh:
+            rows = list(csv.DictReader(fh))[:count]
+
+        def build(dtype, row):
+            bits = np.array([int(b) for b in row["matrix"]])
+            n = int(round(len(bits) ** 0.5))
+            net = NB101Network(bits.reshape(n, n), row["ops"].split(",")).to(cpu, dtype)
+            net.input_shape = (3, 32, 32)
+            return net
+
+        return [
+            (f"nb101#{i}", lambda dtype, r=r: _seeded(lambda: build(dtype, r)))
+            for i, r in enumerate(rows)
+        ]
+    raise ValueError(f"--spaces: {space} is not one of {', '.join(COST_SPACES)}")
+
+
+def _seeded(fn, seed: int = 0):
+    torch.manual_seed(seed)
+    return fn()
+
+
+def proxy_cost_table(spaces: list[str], archs: int, reps: int, data_root: str) -> int:
+    """Issue 24's table: per space, each proxy's median seconds per architecture alone and all
+    of them at once (shared passes), on ``archs`` networks × ``reps`` repetitions."""
+    from freedarts_cli.data import CIFAR
+    from freedarts_cli.proxies import PROXIES, ProxyError
+
+    try:
+        from freedarts_cli.proxies.shared import score_all
+    except ImportError:  # the checkout before issue 24: proxies are scored one by one
+        score_all = None
+    cpu, seed = torch.device("cpu"), 0
+    data = CIFAR("cifar10", root=data_root, batch_size=64)
+    dtypes = {p.dtype or torch.float32 for p in PROXIES.values()}
+    batches = {d: data.batch(seed, d, cpu) for d in dtypes}
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {archs} architectures "
+        f"x {reps} reps per space, 64 real CIFAR-10 images, seed {seed}; median s/arch; "
+        f"'all' = {'score_all (shared passes)' if score_all else 'sum of the proxies alone'}"
+    )
+    table: dict[str, dict[str, float]] = {}
+    for space in spaces:
+        nets = cost_networks(space, archs)
+        if not nets:
+            print(f"{space}: skipped (no forward pass for its networks in this checkout)")
+            continue
+        times: dict[str, list[float]] = {name: [] for name in [*PROXIES, "all"]}
+        for _, build in nets:
+            built = {d: build(d) for d in dtypes}
+            for _ in range(reps):
+                total = 0.0
+                for name, proxy in PROXIES.items():
+                    torch.manual_seed(seed)
+                    start = time.perf_counter()
+                    try:
+                        proxy(
+                            built[proxy.dtype or torch.float32],
+                            batches[proxy.dtype or torch.float32],
+                        )
+                    except ProxyError:
+                        pass
+                    times[name].append(time.perf_counter() - start)
+                    total += times[name][-1]
+                if score_all is not None:
+                    start = time.perf_counter()
+                    for d in dtypes:
+                        torch.manual_seed(seed)
+                        score_all(
+                            [p for p in PROXIES.values() if (p.dtype or torch.float32) == d],
+                            built[d],
+                            batches[d],
+                        )
+                    total = time.perf_counter() - start
+                times["all"].append(total)
+        table[space] = {name: statistics.median(t) for name, t in times.items()}
+    shown = [s for s in spaces if s in table]
+    print("| proxy | " + " | ".join(f"{s} s/arch" for s in shown) + " | NB201 target |")
+    print("|---|" + "---|" * len(shown) + "---|")
+    ok = True
+    for name in [*PROXIES, "all"]:
+        target = ALL_TARGET_S if name == "all" else PROXY_TARGET_S
+        verdict = "–"
+        if "nb201" in table:
+            passed = table["nb201"][name] <= target
+            ok &= passed
+            verdict = f"<= {target} {'PASS' if passed else 'FAIL'}"
+        cells = " | ".join(f"{table[s][name]:.3f}" for s in shown)
+        print(f"| {name} | {cells} | {verdict} |")
+    if "nb201" in table:
+        print(
+            f"NB201 targets (every proxy <= {PROXY_TARGET_S} s, all <= {ALL_TARGET_S} s): "
+            f"{'PASS' if ok else 'FAIL'}"
+        )
+    return 0 if ok else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=5)
@@ -274,7 +432,19 @@ def main() -> int:
         action="store_true",
         help="time every proxy of freedarts correlate instead (issue 10)",
     )
-    parser.add_argument("--archs", type=int, default=10, help="architectures for --proxies")
+    parser.add_argument(
+        "--archs", type=int, default=None, help="architectures for --proxies (10), --costs (5)"
+    )
+    parser.add_argument(
+        "--costs",
+        action="store_true",
+        help="proxy-cost table per space, alone and all at once (issue 24)",
+    )
+    parser.add_argument(
+        "--spaces",
+        default=",".join(COST_SPACES),
+        help="comma-separated spaces for --costs",
+    )
     parser.add_argument(
         "--benchmark-path",
         default=str(
@@ -286,7 +456,11 @@ def main() -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.proxies:
-        return proxy_costs(args.archs, args.data_root, args.benchmark_path, args.threads)
+        return proxy_costs(args.archs or 10, args.data_root, args.benchmark_path, args.threads)
+    if args.costs:
+        return proxy_cost_table(
+            args.spaces.split(","), args.archs or 5, min(args.reps, 3), args.data_root
+        )
     cases = [c for c in CASES if any(word in c[0] for word in args.only.split(","))]
     seconds: dict[str, list[float]] = {name: [] for name, *_ in cases}
     memory: dict[str, float] = {name: 0.0 for name, *_ in cases}
