@@ -295,11 +295,17 @@ class Study:
 
 def load(paths: Sequence) -> Study | None:
     """The studies under ``paths`` (shards merged); ``None`` when no ``proxy_scores.csv``."""
-    files = find(paths, SCORE_TABLE)
+    # a study archived in the repository (freedarts_cli.archive) holds the same tables gzipped
+    files = find(paths, SCORE_TABLE) + find(paths, SCORE_TABLE + ".gz")
     if not files:
         return None
     scores = read_scores(files)
-    acc_files = [f.parent / ACCURACY_TABLE for f in files if (f.parent / ACCURACY_TABLE).is_file()]
+    acc_files = [
+        f.parent / name
+        for f in files
+        for name in (ACCURACY_TABLE, ACCURACY_TABLE + ".gz")
+        if (f.parent / name).is_file()
+    ]
     if not acc_files:
         raise UserError(
             f"{files[0].parent}: no {ACCURACY_TABLE} beside {SCORE_TABLE}: rerun "

@@ -1,0 +1,97 @@
+"""A proxy study kept in the repository: the per-architecture values of ``freedarts correlate``
+runs as one small compressed folder, merged across shards and sessions.
+
+A whole-space study (every NB201 architecture × every proxy) takes longer than one session, a
+background job ends with its session, and run folders under ``outputs/`` are not committed. So:
+
+* :func:`pack` merges the ``proxy_scores.csv`` of run folders (and what the archive already
+  holds) into ``<archive>/proxy_scores.csv.gz``, with the ``accuracies.csv`` and ``proxies.csv``
+  beside it (compressed where large), each written atomically;
+* :func:`unpack` writes the archive's rows into a run folder's ``proxy_scores.csv`` (those not
+  there yet), so that ``freedarts correlate`` into that folder resumes where the archive stops;
+* ``freedarts tables <archive>`` reads the archive as it reads a run folder: the correlation
+  tables regenerate from it without rescoring.
+
+Values are written with Python's shortest round-trip float repr, so a packed and unpacked value
+is bit-identical to the scored one.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from .correlation import ACCURACY_TABLE, PROXY_TABLE, SCORE_COLUMNS, SCORE_TABLE, find, read_scores
+from .errors import UserError
+from .results import atomic
+
+log = logging.getLogger("freedarts.archive")
+
+GZ = ".gz"
+
+
+def _frames(folders: Iterable, name: str) -> list[pd.DataFrame]:
+    files = find(folders, name) + find(folders, name + GZ)
+    return [pd.read_csv(f, dtype={"arch": str}) for f in files]
+
+
+def _write_gz(path: Path, df: pd.DataFrame) -> None:
+    # mtime=0: the same rows give the same bytes, so an unchanged archive is no git change
+    text = df.to_csv(index=False).encode()
+    with atomic(path, "wb") as fh, gzip.GzipFile(fileobj=fh, mode="wb", mtime=0) as gz:
+        gz.write(text)
+
+
+def pack(folders: Iterable, archive: Path) -> int:
+    """Merge the score tables under ``folders`` into ``archive`` (created if absent); returns the
+    number of (arch, proxy, seed) rows it holds. Rows already in the archive win over new copies
+    of the same key (a value never changes once scored)."""
+    archive = Path(archive)
+    sources = [archive, *map(Path, folders)] if archive.is_dir() else list(map(Path, folders))
+    score_files = find(sources, SCORE_TABLE) + find(sources, SCORE_TABLE + GZ)
+    if not score_files:
+        raise UserError(
+            f"no {SCORE_TABLE} under {', '.join(map(str, folders))}: give the folders of "
+            "freedarts correlate runs"
+        )
+    scores = read_scores(score_files)
+    scores = scores.sort_values(["arch", "proxy", "seed"], kind="stable")
+    archive.mkdir(parents=True, exist_ok=True)
+    _write_gz(archive / (SCORE_TABLE + GZ), scores[list(SCORE_COLUMNS)])
+    accuracy = _frames(sources, ACCURACY_TABLE)
+    if accuracy:
+        merged = pd.concat(accuracy).drop_duplicates("arch").sort_values("arch", kind="stable")
+        _write_gz(archive / (ACCURACY_TABLE + GZ), merged)
+    proxies = _frames(sources, PROXY_TABLE)
+    if proxies:
+        merged = pd.concat(proxies).drop_duplicates("proxy").sort_values("proxy", kind="stable")
+        with atomic(archive / PROXY_TABLE) as fh:
+            merged.to_csv(fh, index=False)
+    log.info("%s: %d rows, %d architectures", archive, len(scores), scores["arch"].nunique())
+    return len(scores)
+
+
+def unpack(archive: Path, folder: Path) -> int:
+    """Append to ``folder/proxy_scores.csv`` every archived row it does not hold yet; returns how
+    many were added. ``freedarts correlate`` into ``folder`` then skips them."""
+    source = Path(archive) / (SCORE_TABLE + GZ)
+    if not source.is_file():
+        raise UserError(f"{source} does not exist: give a folder written by pack")
+    archived = read_scores([source])
+    target = Path(folder) / SCORE_TABLE
+    have = read_scores([target]) if target.is_file() else archived.iloc[:0]
+    done = set(zip(have["arch"], have["proxy"], have["seed"].astype(int), strict=True))
+    keys = zip(archived["arch"], archived["proxy"], archived["seed"].astype(int), strict=True)
+    new = archived[[k not in done for k in keys]]
+    merged = pd.concat([have, new], ignore_index=True)
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    buffer = io.StringIO()
+    merged[list(SCORE_COLUMNS)].to_csv(buffer, index=False)
+    with atomic(target) as fh:
+        fh.write(buffer.getvalue())
+    return len(new)

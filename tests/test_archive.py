@@ -1,0 +1,70 @@
+"""A study archived in the repository: pack merges shards bit-exactly, unpack lets a run resume,
+and the correlation report reads the archive as it reads a run folder."""
+
+import gzip
+
+import pandas as pd
+import pytest
+
+from freedarts_cli import correlation
+from freedarts_cli.archive import pack, unpack
+from freedarts_cli.errors import UserError
+
+ARCHS = [f"|op{i}~0|" for i in range(6)]
+VALUES = [0.1 + 0.2, 1 / 3, 2.860554803895927e24, -1e-300, float("-inf"), 7.0]
+
+
+def _run(folder, archs, proxies=("p", "q")):
+    folder.mkdir(parents=True)
+    rows = [
+        (a, p, 0, VALUES[ARCHS.index(a)] * (1 if p == "p" else -1), 0.5)
+        for a in archs
+        for p in proxies
+    ]
+    pd.DataFrame(rows, columns=correlation.SCORE_COLUMNS).to_csv(
+        folder / correlation.SCORE_TABLE, index=False
+    )
+    pd.DataFrame({"arch": archs, "cifar10_test": range(len(archs))}).to_csv(
+        folder / correlation.ACCURACY_TABLE, index=False
+    )
+    return rows
+
+
+def test_pack_merges_shards_bit_exactly_and_unpack_resumes(tmp_path):
+    a = _run(tmp_path / "shard1", ARCHS[::2])
+    b = _run(tmp_path / "shard2", ARCHS[1::2])
+    archive = tmp_path / "archive"
+    assert pack([tmp_path / "shard1", tmp_path / "shard2"], archive) == 12
+    first = (archive / "proxy_scores.csv.gz").read_bytes()
+    assert pack([tmp_path / "shard1"], archive) == 12  # packing again adds nothing
+    assert (archive / "proxy_scores.csv.gz").read_bytes() == first  # and is byte-stable
+    packed = correlation.read_scores([archive / "proxy_scores.csv.gz"])
+    got = {(r.arch, r.proxy): r.value for r in packed.itertuples()}
+    assert got == {(x, p): v for x, p, _, v, _ in a + b}  # the same floats, not rounded ones
+    assert len(pd.read_csv(archive / "accuracies.csv.gz")) == 6
+
+    run = tmp_path / "session2"
+    _run(run, ARCHS[:1])
+    assert unpack(archive, run) == 10  # everything but the two rows it had
+    assert unpack(archive, run) == 0
+    assert len(correlation.read_scores([run / "proxy_scores.csv"])) == 12
+    assert gzip.decompress(first).startswith(b"arch,proxy,seed,value,seconds\n")
+
+
+def test_the_report_reads_an_archive_like_a_run_folder(tmp_path):
+    _run(tmp_path / "run", ARCHS)
+    pack([tmp_path / "run"], tmp_path / "archive")
+    from_run = correlation.load([tmp_path / "run"])
+    from_archive = correlation.load([tmp_path / "archive"])
+    pd.testing.assert_frame_equal(
+        from_run.scores.sort_values(["arch", "proxy"]).reset_index(drop=True),
+        from_archive.scores.sort_values(["arch", "proxy"]).reset_index(drop=True),
+    )
+    assert list(from_archive.accuracy.index) == sorted(ARCHS)
+
+
+def test_errors_name_the_folder(tmp_path):
+    with pytest.raises(UserError, match="no proxy_scores.csv under"):
+        pack([tmp_path], tmp_path / "archive")
+    with pytest.raises(UserError, match="does not exist"):
+        unpack(tmp_path / "nothing", tmp_path / "run")
