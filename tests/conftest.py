@@ -12,6 +12,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED_TABLE = REPO.parent / "shared" / "benchmarks" / "nb201" / "nats_tss_test_acc_200ep.csv"
 CIFAR10_SUBSET = REPO.parent / "shared" / "data" / "cifar10_subset"
+SUITE_ZERO = {  # NAS-Bench-Suite-Zero's CIFAR-10 sets (../shared/benchmarks/README.md)
+    "darts": REPO.parent / "shared" / "benchmarks" / "nb301" / "suite_zero_darts_cifar10.csv",
+    "nb101": REPO.parent / "shared" / "benchmarks" / "nb101" / "suite_zero_nb101_cifar10.csv",
+}
 
 
 @pytest.fixture
@@ -20,6 +24,23 @@ def shared_table() -> Path:
     if not SHARED_TABLE.is_file():
         pytest.skip("../shared benchmark table absent (a clone outside the workspace)")
     return SHARED_TABLE
+
+
+def suite_zero(space: str) -> Path:
+    """The shared Suite-Zero set of ``space`` (darts or nb101), or a skip when it is absent."""
+    if not SUITE_ZERO[space].is_file():
+        pytest.skip(f"../shared/benchmarks Suite-Zero {space} set absent (a clone outside)")
+    return SUITE_ZERO[space]
+
+
+@pytest.fixture
+def darts_set() -> Path:
+    return suite_zero("darts")
+
+
+@pytest.fixture
+def nb101_set() -> Path:
+    return suite_zero("nb101")
 
 
 @pytest.fixture

@@ -81,7 +81,6 @@ NAS-Bench-101 tables, so ``benchmark=nb101_table`` looks accuracies up by it.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 from collections.abc import Sequence
 from pathlib import Path
@@ -96,8 +95,16 @@ from ..op import ReLUConvBN
 from ..results import save_figure
 from ..size import params_m
 from ..supernet import Supernet
+from .nb101 import (  # the NAS-Bench-101 parts this space shares with space=nb101
+    OPS,
+    ConvBnRelu,
+    NB101Network,
+    label_index,
+    module_hash,
+    on_path,
+    pruned_spec,
+)
 
-OPS = ["conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3"]  # NAS-Bench-101's available_ops order
 OFF, ON = 3, 4
 COLUMNS = OPS + ["off", "on"]
 NODES = 5  # intermediate vertices 1..5
@@ -109,9 +116,6 @@ PARENTS = {1: 1, 2: 1, 3: 1, 4: 2, 5: 2, 6: 2}  # 1Shot1 SearchSpace3.num_parent
 EDGE_PAIRS = [(dst, src) for dst in range(2, VERTICES) for src in range(dst)]
 EDGE_ROW = {pair: NODES + i for i, pair in enumerate(EDGE_PAIRS)}
 EDGES = [f"node{i}" for i in range(1, NODES + 1)] + [f"{d}<-{s}" for d, s in EDGE_PAIRS]
-
-# NAS-Bench-101 evaluation network (its config.py defaults): what the benchmark trained
-NB101_STEM, NB101_STACKS, NB101_CELLS_PER_STACK, NB101_CLASSES = 128, 3, 3, 10
 
 
 # --------------------------------------------------------------------------- the architecture
@@ -158,59 +162,6 @@ def adjacency(choice: Sequence[int]) -> np.ndarray:
     return matrix
 
 
-def on_path(matrix: np.ndarray) -> list[bool]:
-    """Per vertex: does it lie on a path input -> output (NAS-Bench-101 ``ModelSpec._prune``)."""
-    n = len(matrix)
-    forward, backward = [False] * n, [False] * n
-    forward[0], backward[n - 1] = True, True
-    for v in range(1, n):
-        forward[v] = any(forward[u] and matrix[u, v] for u in range(v))
-    for v in range(n - 2, -1, -1):
-        backward[v] = any(backward[w] and matrix[v, w] for w in range(v + 1, n))
-    return [f and b for f, b in zip(forward, backward, strict=True)]
-
-
-def pruned_spec(matrix: np.ndarray, labels: Sequence) -> tuple[np.ndarray, list]:
-    """``ModelSpec``'s pruning: drop the vertices off every input -> output path (rows, columns
-    and labels), keep the order of the others."""
-    keep = [v for v, k in enumerate(on_path(matrix)) if k]
-    if len(keep) < 2 or keep[0] != 0 or keep[-1] != len(matrix) - 1:
-        raise ValueError("the input is not connected to the output")
-    return matrix[np.ix_(keep, keep)], [labels[v] for v in keep]
-
-
-def module_hash(matrix: np.ndarray, labels: Sequence[int]) -> str:
-    """NAS-Bench-101's isomorphism-invariant graph hash (``graph_util.hash_module``).
-
-    Each vertex starts from md5 of ``(out-degree, in-degree, label)``; then, as many times as there
-    are vertices, it becomes md5 of its in-neighbours' hashes (sorted, concatenated), ``|``, its
-    out-neighbours' hashes (likewise), ``|``, its own hash; the module's hash is md5 of the sorted
-    list of vertex hashes. ``matrix`` must already be pruned, ``labels`` are ints (input -1,
-    output -2, ops by NAS-Bench-101's order).
-    """
-    matrix = np.asarray(matrix)
-    n = len(matrix)
-    outs, ins = matrix.sum(axis=1).tolist(), matrix.sum(axis=0).tolist()
-    labels = [int(x) for x in labels]
-    hashes = [_md5(str((int(o), int(i), lab))) for o, i, lab in zip(outs, ins, labels, strict=True)]
-    for _ in range(n):
-        hashes = [
-            _md5(
-                "".join(sorted(hashes[u] for u in range(n) if matrix[u, v]))
-                + "|"
-                + "".join(sorted(hashes[w] for w in range(n) if matrix[v, w]))
-                + "|"
-                + hashes[v]
-            )
-            for v in range(n)
-        ]
-    return _md5(str(sorted(hashes)))
-
-
-def _md5(text: str) -> str:
-    return hashlib.md5(text.encode("utf-8")).hexdigest()
-
-
 def spec(choice: Sequence[int]) -> tuple[np.ndarray, list[str]]:
     """The pruned NAS-Bench-101 spec: matrix (≤ 7×7) and labels ``[input, ops.., output]``."""
     return pruned_spec(adjacency(choice), ["input", *ops_of(choice), "output"])
@@ -218,11 +169,7 @@ def spec(choice: Sequence[int]) -> tuple[np.ndarray, list[str]]:
 
 def hash_of(choice: Sequence[int]) -> str:
     matrix, labels = spec(choice)
-    return module_hash(matrix, [_label(x) for x in labels])
-
-
-def _label(name: str) -> int:
-    return {"input": -1, "output": -2}.get(name, OPS.index(name) if name in OPS else -3)
+    return module_hash(matrix, [label_index(x) for x in labels])
 
 
 def choice_from(parents: dict[int, Sequence[int]], ops: Sequence[str]) -> list[int]:
@@ -270,17 +217,6 @@ def _all_parent_sets():
 
 
 # --------------------------------------------------------------------------- the supernet
-
-
-class ConvBnRelu(nn.Sequential):
-    """NAS-Bench-101's ``conv_bn_relu``: conv (no bias, 'same' padding) -> BN (affine) -> ReLU."""
-
-    def __init__(self, c_in: int, c_out: int, kernel: int):
-        super().__init__(
-            nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2, bias=False),
-            nn.BatchNorm2d(c_out),
-            nn.ReLU(),
-        )
 
 
 def _node_ops(c: int) -> list[nn.Module]:
@@ -365,77 +301,6 @@ class NB1Shot1Supernet(Supernet):
             s = cell(s, alpha, active)
         s = self.postprocess(s).mean(dim=(2, 3))
         return self.classifier(s)
-
-
-# --------------------------------------------------------------------------- NAS-Bench-101 net
-
-
-def vertex_channels(c_in: int, c_out: int, matrix: np.ndarray) -> list[int]:
-    """NAS-Bench-101's channel rule (``model_builder.compute_vertex_channels``): the output's
-    channels are split evenly among the vertices feeding it (the first ones get the remainder),
-    every other vertex takes the largest channel count among its successors."""
-    n = len(matrix)
-    channels = [0] * n
-    channels[0], channels[-1] = c_in, c_out
-    if n == 2:
-        return channels
-    fan_in = int(matrix[1:, n - 1].sum())
-    base, extra = divmod(c_out, fan_in)
-    for v in range(1, n - 1):
-        if matrix[v, n - 1]:
-            channels[v] = base + (1 if extra > 0 else 0)
-            extra -= 1 if extra > 0 else 0
-    for v in range(n - 3, 0, -1):
-        if not matrix[v, n - 1]:
-            channels[v] = max([channels[w] for w in range(v + 1, n - 1) if matrix[v, w]] + [0])
-    return channels
-
-
-class NB101Cell(nn.Module):
-    """A NAS-Bench-101 module: only built to count its parameters (same layers as the TF code:
-    1×1 projections of the input per consumer, convs ``conv-BN-ReLU``, concat at the output)."""
-
-    def __init__(self, matrix: np.ndarray, labels: Sequence[str], c_in: int, c_out: int):
-        super().__init__()
-        n = len(matrix)
-        ch = vertex_channels(c_in, c_out, matrix)
-        self.proj = nn.ModuleDict()
-        self.ops = nn.ModuleDict()
-        for v in range(1, n - 1):
-            if matrix[0, v]:
-                self.proj[str(v)] = ConvBnRelu(c_in, ch[v], 1)
-            label = labels[v]
-            if label == "maxpool3x3":
-                self.ops[str(v)] = nn.MaxPool2d(3, 1, 1)
-            else:
-                self.ops[str(v)] = ConvBnRelu(ch[v], ch[v], 3 if label == "conv3x3-bn-relu" else 1)
-        if matrix[0, n - 1]:
-            self.proj[str(n - 1)] = ConvBnRelu(c_in, c_out, 1)
-
-
-class NB101Network(nn.Module):
-    """NAS-Bench-101's evaluation network for one cell: stem conv3x3 to 128, 3 stacks × 3 cells
-    (channels doubling at each down-sampling), global pooling, dense layer to 10 classes."""
-
-    def __init__(
-        self,
-        matrix: np.ndarray,
-        labels: Sequence[str],
-        stem: int = NB101_STEM,
-        stacks: int = NB101_STACKS,
-        cells: int = NB101_CELLS_PER_STACK,
-        num_classes: int = NB101_CLASSES,
-    ):
-        super().__init__()
-        self.stem = ConvBnRelu(3, stem, 3)
-        layers, c = [], stem
-        for stack in range(stacks):
-            c_out = c * 2 if stack else c
-            for _ in range(cells):
-                layers.append(NB101Cell(matrix, labels, c, c_out))
-                c = c_out
-        self.cells = nn.ModuleList(layers)
-        self.classifier = nn.Linear(c, num_classes)
 
 
 # --------------------------------------------------------------------------- the space unit
