@@ -19,11 +19,11 @@ VKDNW (Tybl & Neumann, CVPR 2025) reran unchanged for its Table 1:
   ``nn.ModuleList``: NB201's and DARTS' ``cells``, MobileNet's ``blocks``).
 * Complexity is FLOPs (the notebook takes them from the NATS-Bench API).
 
-Deliberate deviations: separate passes per component (the authors compute the three from one
-input and one re-initialisation; here each call draws its own, the same distribution), the
-feature covariance and its eigenvalues in float64 (the authors: the network's float32), the
-``retain_graph`` of the pairwise backward passes kept (the authors free each block's graph as
-they go; the values are the same).
+Deliberate deviations: a component scored alone draws its own re-initialisation and input (the
+authors compute the three from one; scored together with :func:`.shared.score_all`, they share
+one, :data:`FEATURES`, as the authors'), the feature covariance and its eigenvalues in float64
+(the authors: the network's float32), the ``retain_graph`` of the pairwise backward passes kept
+(the authors free each block's graph as they go; the values are the same).
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ from torch import nn
 from ..data import Batch
 from ..errors import UserError
 from . import aggregate, log_rank_sum
-from .base import proxy, removing
-from .baselines import forward_flops
+from .base import Pass, proxy, removing
+from .baselines import FLOPS
 
 #: Images per score: NB201 ``weight-sharing.config`` ``batch_size`` (the notebook's loader).
 BATCH = 64
@@ -132,11 +132,6 @@ def feature_entropy(feature: torch.Tensor) -> torch.Tensor:
     return -(p * torch.log(p + EPS)).sum()
 
 
-def entropies(net: nn.Module, x: torch.Tensor) -> list[float]:
-    with torch.no_grad():
-        return [float(feature_entropy(f)) for f in block_features(net, x)]
-
-
 def _nan_to_floor(value: float) -> float:
     return -math.inf if math.isnan(value) else value
 
@@ -166,52 +161,73 @@ def block_trainability(f_in: torch.Tensor, f_out: torch.Tensor, g_out: torch.Ten
     return -sigma - 1.0 / (sigma + SIGMA_EPS) + 2.0
 
 
-@proxy("az_expressivity", needs_data=False, floor=True)
-def az_expressivity(net: nn.Module, batch: Batch | None = None):
+def _features_pass(net: nn.Module, batch: Batch | None, parts: frozenset[str]) -> dict:
+    """:data:`FEATURES`: after :func:`kaiming_reinit` (undone on exit), 64 Gaussian images
+    (:func:`gaussian_input`) through the network once (:func:`block_features`); ``entropies``:
+    each feature map's :func:`feature_entropy`; ``trainability``: the
+    :func:`block_trainability` terms, pairs from the last block back, each drawing its ±1
+    signal (``torch.bernoulli(0.5)``) in that order right after the forward, as the authors.
+
+    One re-initialisation and one input serve every component, as in the authors' code: from
+    the same RNG state, each component scored alone draws exactly these."""
+    with kaiming_reinit(net):
+        x = gaussian_input(net)
+        result: dict = {}
+        with torch.set_grad_enabled("trainability" in parts):
+            features = block_features(net, x)
+        if "entropies" in parts:
+            with torch.no_grad():
+                result["entropies"] = [float(feature_entropy(f)) for f in features]
+        if "trainability" in parts:
+            terms = []
+            for i in reversed(range(1, len(features))):
+                f_out = features[i]
+                g_out = torch.bernoulli(torch.full_like(f_out, 0.5)) * 2 - 1
+                terms.append(block_trainability(features[i - 1], f_out, g_out))
+            result["trainability"] = terms
+    return result
+
+
+#: AZ-NAS's block features of one Gaussian batch, shared by its three network components.
+FEATURES = Pass("az_features", _features_pass)
+
+
+@proxy("az_expressivity", needs_data=False, floor=True, uses=FEATURES, reads=("entropies",))
+def az_expressivity(net: nn.Module, batch: Batch | None, shared: dict):
     """AZ-NAS expressivity (Lee & Ham, CVPR 2024, s_E): ``s_E = Σ_l H_l``, H_l the
     :func:`feature_entropy` of the l-th of the :func:`block_features` (stem output and every
     block's output), for 64 Gaussian images after the authors' Kaiming re-initialisation, BN in
-    train mode. -inf (the lowest, as the authors' NaN → -inf) when a map is constant: a block
-    none of whose paths reaches its input, which zeroes every later map too."""
-    with kaiming_reinit(net):
-        h = entropies(net, gaussian_input(net))
-    return _nan_to_floor(float(np.sum(h)))
+    train mode (:data:`FEATURES`). -inf (the lowest, as the authors' NaN → -inf) when a map is
+    constant: a block none of whose paths reaches its input, which zeroes every later map too."""
+    return _nan_to_floor(float(np.sum(shared["entropies"])))
 
 
-@proxy("az_progressivity", needs_data=False, floor=True)
-def az_progressivity(net: nn.Module, batch: Batch | None = None):
+@proxy("az_progressivity", needs_data=False, floor=True, uses=FEATURES, reads=("entropies",))
+def az_progressivity(net: nn.Module, batch: Batch | None, shared: dict):
     """AZ-NAS progressivity (s_P): ``s_P = min_l (H_l − H_{l−1})`` over consecutive
-    :func:`block_features`' entropies, computed as :func:`az_expressivity` (its own
-    re-initialisation and input). -inf when an entropy is undefined (a constant map)."""
-    with kaiming_reinit(net):
-        h = np.array(entropies(net, gaussian_input(net)))
+    :func:`block_features`' entropies, the same as :func:`az_expressivity` reads
+    (:data:`FEATURES`). -inf when an entropy is undefined (a constant map)."""
+    h = np.array(shared["entropies"])
     return _nan_to_floor(float(np.min(h[1:] - h[:-1])))
 
 
-@proxy("az_trainability", needs_data=False, floor=True)
-def az_trainability(net: nn.Module, batch: Batch | None = None):
+@proxy("az_trainability", needs_data=False, floor=True, uses=FEATURES, reads=("trainability",))
+def az_trainability(net: nn.Module, batch: Batch | None, shared: dict):
     """AZ-NAS trainability (s_T): the mean over consecutive pairs of
     :func:`block_features` of :func:`block_trainability`, the pairs taken from the last block
     back (the authors' order of drawing the ±1 signals, ``torch.bernoulli(0.5)``), for 64
-    Gaussian images after the authors' Kaiming re-initialisation, BN in train mode. -inf when a
-    block is the identity (e.g. an NB201 cell whose only live edge is ``3<-0`` skip), as the
-    authors score it."""
-    with kaiming_reinit(net):
-        features = block_features(net, gaussian_input(net))
-        terms = []
-        for i in reversed(range(1, len(features))):
-            f_out = features[i]
-            g_out = torch.bernoulli(torch.full_like(f_out, 0.5)) * 2 - 1
-            terms.append(block_trainability(features[i - 1], f_out, g_out))
-    return float(np.mean(terms))
+    Gaussian images after the authors' Kaiming re-initialisation, BN in train mode
+    (:data:`FEATURES`). -inf when a block is the identity (e.g. an NB201 cell whose only live
+    edge is ``3<-0`` skip), as the authors score it."""
+    return float(np.mean(shared["trainability"]))
 
 
-@proxy("az_complexity", needs_data=False)
-def az_complexity(net: nn.Module, batch: Batch | None = None):
+@proxy("az_complexity", needs_data=False, uses=FLOPS, reads=("flops",))
+def az_complexity(net: nn.Module, batch: Batch | None, shared: dict):
     """AZ-NAS complexity (s_C): FLOPs, as the authors read them from NATS-Bench
     (``get_compute_costs(...)['flops']``): :func:`.baselines.forward_flops`, the same count as
-    the ``flops`` proxy (multiply-adds of one image, AutoDL's convention)."""
-    return float(forward_flops(net, net.input_shape))
+    the ``flops`` proxy (multiply-adds of one image, AutoDL's convention; one shared count)."""
+    return float(shared["flops"])
 
 
 @aggregate("az_nas", ("az_expressivity", "az_progressivity", "az_trainability", "az_complexity"))

@@ -5,6 +5,13 @@ with ``@proxy(name, ...)`` and called as ``PROXIES[name](net, batch) -> float``;
 logits and has ``input_shape`` ([C, H, W]), ``batch`` is ``None`` for data-agnostic proxies. The
 call leaves the network as it found it (weights, buffers, train/eval modes, ``requires_grad``)
 and raises :class:`ProxyError` on a non-finite score.
+
+A proxy that reads what another proxy's pass computes as well (the cross-entropy gradients of
+snip, grad_norm, plain, fisher and grasp; the features of the AZ-NAS components) declares that
+:class:`Pass` (``uses=``) and the parts of it it reads (``reads=``), and its score function
+gets the pass's result as a third argument: ``score(net, batch, shared)``. Called alone, it runs
+the pass for itself; :func:`.passes.score_all` runs each pass once for all the proxies that
+read it.
 """
 
 from __future__ import annotations
@@ -29,30 +36,55 @@ class ProxyError(UserError):
 
 
 @dataclass(frozen=True)
+class Pass:
+    """A computation several proxies share. ``run(net, batch, parts) -> dict`` computes the
+    entries named in ``parts`` (and only those: a part nobody asked for costs nothing), in
+    scoring mode (:func:`scoring_mode`), with torch's RNG as the caller left it. Each entry
+    must be the same whichever other parts are asked for, so that a proxy scored alone and
+    scored with others gets the same value."""
+
+    name: str
+    run: Callable[[nn.Module, Batch | None, frozenset[str]], dict]
+
+
+@dataclass(frozen=True)
 class Proxy:
     """A registered proxy: ``score(net, batch)`` plus what a search must know to call it.
 
     ``needs_data``: it reads the batch's images; ``needs_labels``: also their labels.
     ``dtype``: the dtype its network must be built in (``None``: the run's ``dtype``).
     ``floor``: -inf is a legitimate value (a degenerate network, ranked below every other),
-    not an overflow.
+    not an overflow. ``uses``/``reads``: the shared :class:`Pass` it reads and which of its
+    parts (``score`` then takes the pass's result as a third argument).
     """
 
     name: str
     needs_data: bool
-    score: Callable[[nn.Module, Batch | None], object]
+    score: Callable[..., object]
     dtype: torch.dtype | None = None
     floor: bool = False
     needs_labels: bool = False
+    uses: Pass | None = None
+    reads: frozenset[str] = frozenset()
 
     def __call__(self, net: nn.Module, batch: Batch | None = None) -> float:
+        self.check_batch(batch)
+        with scoring_mode(net):
+            if self.uses is None:
+                value = self.score(net, batch)
+            else:
+                value = self.score(net, batch, self.uses.run(net, batch, self.reads))
+        return self.checked(value)
+
+    def check_batch(self, batch: Batch | None) -> None:
         if self.needs_data and batch is None:
             raise UserError(
                 f"proxy {self.name} needs a batch of images: set data=cifar10 "
                 "data.root=PATH (or data=synthetic for random images)"
             )
-        with scoring_mode(net):
-            value = self.score(net, batch)
+
+    def checked(self, value) -> float:
+        """The score as a float; :class:`ProxyError` when it is one a search cannot rank by."""
         value = float(value.detach() if isinstance(value, torch.Tensor) else value)
         if math.isnan(value) or value == math.inf or (value == -math.inf and not self.floor):
             raise ProxyError(
@@ -71,14 +103,26 @@ def proxy(
     needs_labels: bool = False,
     dtype: torch.dtype | None = None,
     floor: bool = False,
+    uses: Pass | None = None,
+    reads: Sequence[str] = (),
 ) -> Callable:
-    """Register ``score(net, batch)`` as ``PROXIES[name]``; the module name becomes the Proxy.
-    A proxy that reads labels reads images too (``needs_labels`` implies ``needs_data``)."""
+    """Register ``score(net, batch)`` (with ``uses``: ``score(net, batch, shared)``) as
+    ``PROXIES[name]``; the module name becomes the Proxy. A proxy that reads labels reads
+    images too (``needs_labels`` implies ``needs_data``)."""
 
     def register(score: Callable) -> Proxy:
         if name in PROXIES:
             raise ValueError(f"proxy {name} is registered twice")
-        PROXIES[name] = Proxy(name, needs_data or needs_labels, score, dtype, floor, needs_labels)
+        PROXIES[name] = Proxy(
+            name,
+            needs_data or needs_labels,
+            score,
+            dtype,
+            floor,
+            needs_labels,
+            uses,
+            frozenset(reads),
+        )
         return PROXIES[name]
 
     return register
@@ -123,10 +167,19 @@ def layers(net: nn.Module) -> list[nn.Module]:
 
 
 def grad(
-    output: torch.Tensor, inputs: Sequence[torch.Tensor], create_graph: bool = False
+    output: torch.Tensor,
+    inputs: Sequence[torch.Tensor],
+    create_graph: bool = False,
+    retain_graph: bool | None = None,
 ) -> list[torch.Tensor]:
     """∂output/∂inputs without touching ``.grad``; an input the output ignores gets zeros."""
-    grads = torch.autograd.grad(output, list(inputs), create_graph=create_graph, allow_unused=True)
+    grads = torch.autograd.grad(
+        output,
+        list(inputs),
+        create_graph=create_graph,
+        retain_graph=retain_graph,
+        allow_unused=True,
+    )
     return [torch.zeros_like(t) if g is None else g for t, g in zip(inputs, grads, strict=True)]
 
 

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ..data import Batch
-from .base import proxy, removing
+from .base import Pass, proxy, removing
 
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
@@ -58,12 +58,16 @@ def forward_flops(net: nn.Module, input_shape) -> int:
     return total
 
 
-@proxy("flops", needs_data=False)
-def flops(net: nn.Module, batch: Batch | None = None):
+#: The FLOP count, shared by ``flops`` and ``az_complexity`` (one forward of one image).
+FLOPS = Pass("flops", lambda net, batch, parts: {"flops": forward_flops(net, net.input_shape)})
+
+
+@proxy("flops", needs_data=False, uses=FLOPS, reads=("flops",))
+def flops(net: nn.Module, batch: Batch | None, shared: dict):
     """FLOPs (VKDNW Table 1 "FLOPs"): :func:`forward_flops` at ``net.input_shape``, in
     multiply-adds (NATS-Bench stores the same count divided by 10⁶, "MFLOPs"). On NAS-Bench-201
     it is a function of the cell's numbers of 1×1 and 3×3 convolutions only."""
-    return float(forward_flops(net, net.input_shape))
+    return float(shared["flops"])
 
 
 @proxy("params", needs_data=False)

@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from ..data import Batch
-from .base import data, grad, proxy
+from .base import data, proxy
+from .shared import BATCH
 
 K = 1e-5  # the authors' k inside the log
 
@@ -34,8 +35,15 @@ def per_class_score(jac: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return torch.where(degenerate, -math.inf, per_class.abs().sum())
 
 
-@proxy("epe_nas", needs_data=True, needs_labels=True, floor=True)
-def epe_nas(net: nn.Module, batch: Batch):
+@proxy(
+    "epe_nas",
+    needs_data=True,
+    needs_labels=True,
+    floor=True,
+    uses=BATCH,
+    reads=("input_jacobian",),
+)
+def epe_nas(net: nn.Module, batch: Batch, shared: dict):
     """EPE-NAS (Lopes et al., ICANN 2021; the per-class score of the paper's method section as
     the authors' ``search.py`` computes it, ``eval_score_perclass`` with its default
     ``n_classes=10``, i.e. the sum-of-absolute-values branch): ``J_n = ∂(Σ_k f_k(x_n))/∂x_n``
@@ -46,7 +54,5 @@ def epe_nas(net: nn.Module, batch: Batch):
     A network whose output ignores its input (zero Jacobians) scores -inf, the lowest.
     Deviation: the authors used 256 images (``--evaluate_size 256``); here the batch given.
     """
-    x, y = data(net, batch)
-    x = x.clone().requires_grad_(True)
-    (jac,) = grad(net(x).sum(), [x])
-    return per_class_score(jac, y)
+    _, y = data(net, batch)
+    return per_class_score(shared["input_jacobian"], y)

@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from ..data import Batch
-from .base import grad, layers, loss, proxy
+from .base import layers, proxy
+from .shared import BATCH
 
 
 @proxy("l2_norm", needs_data=False)
@@ -22,8 +23,8 @@ def l2_norm(net: nn.Module, batch: Batch | None = None):
         return sum(layer.weight.norm() for layer in layers(net))
 
 
-@proxy("plain", needs_data=True, needs_labels=True)
-def plain(net: nn.Module, batch: Batch):
+@proxy("plain", needs_data=True, needs_labels=True, uses=BATCH, reads=("ce_grads",))
+def plain(net: nn.Module, batch: Batch, shared: dict):
     """Plain (zero-cost NAS library, ``plain``: SNIP's saliency without the absolute value):
     ``S = Σ θ ⊙ ∂L/∂θ`` over the weights of every Conv2d and Linear
     layer, L the mean cross-entropy on one batch, BN in train mode (the library's ``bn=True``).
@@ -32,6 +33,5 @@ def plain(net: nn.Module, batch: Batch):
     invariant (L(αW) = L(W)), so its term is 0 up to rounding and BN's ε; on NAS-Bench-201 the
     score is carried by the classifier and the ResNet blocks' BN-free 1×1 shortcut convs.
     """
-    weights = [layer.weight for layer in layers(net)]
-    grads = grad(loss(net, batch), weights)
-    return sum((w * g).sum() for w, g in zip(weights, grads, strict=True))
+    pairs = zip(shared["weights"], shared["ce_grads"], strict=True)
+    return sum((w * g.detach()).sum() for w, g in pairs)
