@@ -134,7 +134,9 @@ class SearchCell(nn.Module):
 
 class EvalCell(nn.Module):
     """A cell of the evaluation network of one genotype (DARTS' ``model.Cell``, affine BNs, no
-    drop-path: it changes no parameter and no multiply-add)."""
+    drop-path: it changes no parameter and no multiply-add). ``affine=False, pool_bn=True``
+    gives the cell ops their search-cell form (non-affine BNs, a BN after every pooling op), as
+    NASLib builds the NAS-Bench-301 network (``DartsSpace`` docstring)."""
 
     def __init__(
         self,
@@ -145,6 +147,8 @@ class EvalCell(nn.Module):
         c: int,
         reduction: bool,
         reduction_prev: bool,
+        affine: bool = True,
+        pool_bn: bool = False,
     ):
         super().__init__()
         self.preprocess0, self.preprocess1 = _preprocess(
@@ -153,7 +157,7 @@ class EvalCell(nn.Module):
         self.inputs = [j for _, j in pairs]
         self.concat = list(concat)
         self.ops = nn.ModuleList(
-            DARTS_OPS[op](c, 2 if reduction and j < 2 else 1, True, False) for op, j in pairs
+            DARTS_OPS[op](c, 2 if reduction and j < 2 else 1, affine, pool_bn) for op, j in pairs
         )
         self.multiplier = len(self.concat)
 
@@ -247,7 +251,15 @@ class DartsNetwork(Network, _Skeleton):
     ``NetworkImageNet`` of the DARTS code base."""
 
     def __init__(
-        self, genotype: Genotype, C: int, layers: int, num_classes: int, input_size: int, stem: str
+        self,
+        genotype: Genotype,
+        C: int,
+        layers: int,
+        num_classes: int,
+        input_size: int,
+        stem: str,
+        affine: bool = True,
+        pool_bn: bool = False,
     ):
         super().__init__()
         for name in ("normal_concat", "reduce_concat"):
@@ -265,7 +277,7 @@ class DartsNetwork(Network, _Skeleton):
                 if reduction
                 else (genotype.normal, genotype.normal_concat)
             )
-            return EvalCell(pairs, concat, c_pp, c_p, c, reduction, reduction_prev)
+            return EvalCell(pairs, concat, c_pp, c_p, c, reduction, reduction_prev, affine, pool_bn)
 
         self._build(C, layers, num_classes, stem, 3 * C if stem == "cifar" else C, cell)
 
@@ -293,11 +305,25 @@ def genotype_size(
 
 
 class DartsSpace:
-    """The ``space=darts`` / ``darts_20cells`` / ``darts_imagenet`` unit (see the module doc)."""
+    """The ``space=darts`` / ``darts_20cells`` / ``darts_imagenet`` unit (see the module doc).
+
+    ``C``, ``layers``: the supernet FreeDARTS scores. ``network_*``: the discrete network of one
+    genotype that ``freedarts correlate`` scores (:meth:`network`). Their defaults are the
+    network NAS-Bench-Suite-Zero scored its NAS-Bench-301 set on: NASLib's
+    ``NasBench301SearchSpace`` at Suite-Zero's commit 0b116007 (``naslib/search_spaces/
+    nasbench301/graph.py``): ``self.channels = [32, 64, 128]`` (C=32, stem 3C=96), eight cells
+    (two normal, reduction, two normal, reduction, two normal), cell ops built by ``_set_ops``
+    with ``affine=False`` and ``MaxPool/AvgPool(..., use_bn=True)`` (a non-affine BN after
+    every pooling op, as in DARTS' search cell), affine ``ReLUConvBN``/``FactorizedReduce``
+    between cells, global average pooling and one linear layer. Its auxiliary head
+    (``prepare_evaluation``) hangs off the last cell beside the output and never reaches the
+    logits, so it is left out.
+    """
 
     edges = EDGES
     ops = OPS
     removals = "edge"
+    table_columns = ("genotype",)  # the architecture column benchmark=arch_table looks for first
 
     def __init__(
         self,
@@ -307,11 +333,32 @@ class DartsSpace:
         num_classes: int = 10,
         input_size: int = 32,
         stem: str = "cifar",
+        network_C: int = 32,
+        network_layers: int = 8,
+        network_affine: bool = False,
+        network_pool_bn: bool = True,
     ):
         if stem not in ("cifar", "imagenet"):
             raise ValueError(f"space.stem={stem} is not known: use cifar or imagenet")
         self.name, self.C, self.layers = name, C, layers
         self.num_classes, self.input_size, self.stem = num_classes, input_size, stem
+        self.network_C, self.network_layers = network_C, network_layers
+        self.network_affine, self.network_pool_bn = network_affine, network_pool_bn
+
+    def network(self, choice: list[int], dtype: torch.dtype, device: torch.device) -> DartsNetwork:
+        """The discrete network of one genotype at the ``network_*`` size, freshly
+        initialised (what ``freedarts correlate space=darts`` scores)."""
+        net = DartsNetwork(
+            self.genotype(choice),
+            self.network_C,
+            self.network_layers,
+            self.num_classes,
+            self.input_size,
+            self.stem,
+            affine=self.network_affine,
+            pool_bn=self.network_pool_bn,
+        )
+        return net.materialise(dtype, device)
 
     def build_supernet(self, a: float, dtype: torch.dtype, device: torch.device) -> DartsSupernet:
         """Construct, mask ``none``, move to ``dtype``/``device``, draw weights and α."""
@@ -357,8 +404,16 @@ class DartsSpace:
 
     def parse(self, arch: str) -> list[int]:
         """Inverse of :meth:`decode` for genotypes with two inputs per node (two distinct
-        inputs: a choice holds one op per edge)."""
+        inputs: a choice holds one op per edge). Any order of a node's two pairs and any
+        spelling of the concats (``[2, 3, 4, 5]``) parse: :meth:`decode` of the result is the
+        one canonical string of the genotype (pairs by input, ``range(2, 6)``)."""
         g = parse_genotype(arch, OPS)
+        for name in ("normal_concat", "reduce_concat"):
+            if sorted(getattr(g, name)) != CONCAT:
+                raise ValueError(
+                    f"{name}={list(getattr(g, name))}: this space concatenates every "
+                    f"intermediate node, use {name}=range(2, {2 + STEPS})"
+                )
         choice = [0] * len(EDGES)
         for base, name, pairs in ((0, "normal", g.normal), (len(CELL_EDGES), "reduce", g.reduce)):
             for k, (op, j) in enumerate(pairs):

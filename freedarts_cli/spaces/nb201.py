@@ -7,6 +7,7 @@ by all 15 cells, edges ordered ``1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2``.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import torch
@@ -124,6 +125,38 @@ class NB201Network(Network, _Skeleton):
         return self._forward(x)
 
 
+ZERO = "#"  # the expression of a node that is zero whatever the input
+
+
+def isomorphism_key(choice: list[int], ops: list[str] = OPS) -> str:
+    """The isomorphism class of an NB201 cell: the expression its output node computes, as
+    NAS-Bench-201 defines it (Dong & Yang 2020; the ``UniqueString`` column of the shared table,
+    ``Structure.to_unique_str(consider_zero=True)`` of the NAS-Bench-201 code).
+
+    Node 0 is ``0``; an edge j -> i contributes ``#`` when its op is ``none`` or node j is
+    ``#``, node j's expression itself for ``skip_connect``, and ``(node j)@op`` otherwise; a
+    node is its contributions sorted and joined by ``+`` (the sum is commutative). Cells with
+    the same key compute the same function of the input. The key is not the coarsest one: a
+    node that sums two zeros is ``#+#``, not ``#``, so 15,625 cells make 6,466 classes, exactly
+    the table's. Weights whose output is always zero (an op reading a ``#`` node) are not in the
+    key, so parameter counts can differ inside a class."""
+    nodes = ["0"]
+    e = 0
+    for i in range(1, 4):
+        terms = []
+        for j in range(i):
+            op = ops[choice[e + j]]
+            if op == "none" or nodes[j] == ZERO:
+                terms.append(ZERO)
+            elif op == "skip_connect":
+                terms.append(nodes[j])
+            else:
+                terms.append(f"({nodes[j]})@{op}")
+        e += i
+        nodes.append("+".join(sorted(terms)))
+    return nodes[-1]
+
+
 class NB201Space:
     """The ``space=nb201`` unit: builds the supernet and names its genotypes."""
 
@@ -173,6 +206,16 @@ class NB201Space:
     def parse(self, arch: str) -> list[int]:
         """Inverse of :meth:`decode`."""
         return parse_nb201(arch, self.ops)
+
+    def architectures(self) -> list[list[int]]:
+        """Every cell of the space (5^6 = 15,625), in a fixed order (the last edge fastest):
+        ``freedarts correlate`` samples from this list."""
+        return [list(c) for c in itertools.product(range(len(self.ops)), repeat=len(self.edges))]
+
+    def canonical(self, choice: list[int]) -> str:
+        """The cell's isomorphism class (:func:`isomorphism_key`): ``freedarts correlate
+        dedup=true`` scores one cell per class."""
+        return isomorphism_key(choice, self.ops)
 
     def decode(self, choice: list[int]) -> str:
         """One op per edge -> the NAS-Bench-201 architecture string."""

@@ -286,3 +286,58 @@ def test_parse_refuses_a_node_reading_one_input_twice(small):
     with pytest.raises(ValueError, match=r"normal\[7\]=\('dil_conv_3x3', 0\): node 5"):
         small.parse(twice)
     genotype_size(parse_genotype(twice, OPS))  # still a network genotype-info can size
+
+
+# --------------------------------------------------------- the network freedarts correlate scores
+
+
+def test_the_correlate_network_is_naslibs_nb301_network():
+    """C=32 (stem 96), 8 cells with reductions at the third and sixth, non-affine cell BNs and
+    a BN after every pooling op, no auxiliary head (DartsSpace docstring)."""
+    from torch import nn
+
+    space = DartsSpace()
+    net = space.network(space.parse(DARTS_V2), torch.float32, CPU)
+    assert net.stem0[0].out_channels == 96 and len(net.cells) == 8
+    assert net.classifier.in_features == 4 * 128
+    cell_bns = [m for c in net.cells for m in c.ops.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert cell_bns and not any(bn.affine for bn in cell_bns)
+    pools = [m for c in net.cells for m in c.ops if isinstance(m, nn.Sequential)]
+    pools = [p for p in pools if isinstance(p[0], (nn.MaxPool2d, nn.AvgPool2d))]
+    assert pools and all(isinstance(p[1], nn.BatchNorm2d) for p in pools)
+    assert not any("auxiliary" in name for name, _ in net.named_parameters())
+    assert net(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    darts = DartsSpace(network_affine=True, network_pool_bn=False)
+    evalnet = darts.network(darts.parse(DARTS_V2), torch.float32, CPU)
+    assert sum(p.numel() for p in evalnet.parameters()) > sum(p.numel() for p in net.parameters())
+
+
+def test_parse_gives_one_canonical_string():
+    space = DartsSpace()
+    swapped = DARTS_V2.replace(
+        "('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0)",
+        "('skip_connect', 0), ('sep_conv_3x3', 1), ('skip_connect', 0)",
+    )
+    assert swapped != DARTS_V2
+    assert space.decode(space.parse(swapped)) == space.decode(space.parse(DARTS_V2))
+    with pytest.raises(ValueError, match="normal_concat"):
+        space.parse(DARTS_V2.replace("normal_concat=[2, 3, 4, 5]", "normal_concat=[2, 5]"))
+
+
+@pytest.mark.slow
+def test_every_shared_genotype_parses_and_builds(darts_set):
+    """All 500 of Suite-Zero's NB301 set, at a small size (3 cells, C=4, 8×8 images)."""
+    import csv
+
+    space = DartsSpace(network_C=4, network_layers=3, input_size=8)
+    with open(darts_set) as fh:
+        genotypes = [row["genotype"] for row in csv.DictReader(fh)]
+    keys = set()
+    x = torch.randn(2, 3, 8, 8)
+    for g in genotypes:
+        choice = space.parse(g)
+        key = space.decode(choice)
+        assert space.decode(space.parse(key)) == key
+        keys.add(key)
+        assert torch.isfinite(space.network(choice, torch.float32, CPU)(x)).all()
+    assert len(keys) == 500

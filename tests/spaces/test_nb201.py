@@ -82,3 +82,34 @@ def test_decode_and_stopping_rule():
     assert space.is_discrete(mask)
     mask[0, 3] = True
     assert not space.is_discrete(mask)
+
+
+def test_architectures_are_the_whole_space_once():
+    archs = NB201Space().architectures()
+    assert len(archs) == 5**6 == len({tuple(c) for c in archs})
+
+
+def test_isomorphism_classes_are_the_tables_unique_strings(shared_table):
+    """Our own canonical form gives the table's 6,466 classes of 15,625 cells, class by class
+    (the key also equals the table's UniqueString spelling)."""
+    import pandas as pd
+
+    space = NB201Space()
+    table = pd.read_csv(shared_table)
+    ours = [space.canonical(space.parse(a)) for a in table["ArchitectureString"]]
+    assert len(set(ours)) == table["UniqueString"].nunique() == 6466
+    pairs = set(zip(ours, table["UniqueString"], strict=True))
+    assert len(pairs) == 6466  # the same partition: no class of one is split by the other
+
+
+def test_the_key_drops_what_never_reaches_the_output():
+    space = NB201Space()
+    a = space.parse("|nor_conv_3x3~0|+|none~0|skip_connect~1|+|none~0|none~1|skip_connect~2|")
+    b = space.parse("|nor_conv_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|skip_connect~2|")
+    c = space.parse("|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|none~0|none~1|skip_connect~2|")
+    assert space.canonical(a) != space.canonical(b)  # conv -> skip vs input -> skip
+    d = space.parse("|nor_conv_3x3~0|+|nor_conv_1x1~0|none~1|+|skip_connect~0|none~1|none~2|")
+    e = space.parse("|none~0|+|nor_conv_1x1~0|none~1|+|skip_connect~0|none~1|none~2|")
+    f = space.parse("|avg_pool_3x3~0|+|nor_conv_1x1~0|none~1|+|skip_connect~0|none~1|none~2|")
+    assert space.canonical(d) == space.canonical(e) == space.canonical(f)  # node 1 unused
+    assert space.canonical(c) != space.canonical(a)
