@@ -33,6 +33,13 @@ DATASETS = {
     "cifar100": "cifar100_test",
     "imagenet16_120": "imagenet16_120_test",
 }
+# where a benchmark has no test accuracy of the scored architectures (NAS-Bench-Suite-Zero's
+# DARTS and NB101 sets hold validation accuracies only), the correlation is against this one
+VALID = {
+    "cifar10": "cifar10_valid",
+    "cifar100": "cifar100_valid",
+    "imagenet16_120": "imagenet16_120_valid",
+}
 METRICS = ("kendall", "spearman", "top10_spearman")
 TOP_FRACTION = 0.10
 
@@ -116,7 +123,7 @@ def read_scores(paths: Iterable[Path]) -> pd.DataFrame:
     frames = []
     for path in paths:
         try:
-            df = pd.read_csv(path)
+            df = pd.read_csv(path, dtype={"arch": str})
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
             raise UserError(
                 f"{path}: not a proxy score table ({type(err).__name__}): delete it "
@@ -168,8 +175,9 @@ def correlations(
             values = columns_for(scores, proxy, seed)
             mine = scores[(scores["seed"] == seed) & (scores["proxy"] == proxy)]
             failed = int(mine["value"].isna().sum())
-            for dataset, column in DATASETS.items():
-                if column not in accuracy.columns:
+            for dataset in DATASETS:
+                column = measured_column(accuracy, dataset)
+                if column is None:
                     continue
                 acc = accuracy[column].reindex(values.index)
                 known = acc.notna().to_numpy()
@@ -189,6 +197,15 @@ def correlations(
     return pd.DataFrame(
         rows, columns=["proxy", "dataset", "metric", "seed", "value", "n_archs", "failed"]
     )
+
+
+def measured_column(accuracy: pd.DataFrame, dataset: str) -> str | None:
+    """The accuracy column a dataset's correlations use: the test accuracy (:data:`DATASETS`),
+    or the validation accuracy (:data:`VALID`) where the benchmark holds no test accuracy."""
+    for column in (DATASETS[dataset], VALID[dataset]):
+        if column in accuracy.columns and accuracy[column].notna().any():
+            return column
+    return None
 
 
 def summarise(per_seed: pd.DataFrame) -> pd.DataFrame:
@@ -216,11 +233,13 @@ def seconds_per_arch(scores: pd.DataFrame) -> pd.DataFrame:
 
 
 def accuracy_table(benchmark, archs: Iterable[str]) -> pd.DataFrame:
-    """The benchmark's test accuracies of ``archs`` (rows NaN where it does not know one)."""
+    """The benchmark's test and validation accuracies of ``archs`` (NaN where it does not know
+    one)."""
+    columns = [*DATASETS.values(), *VALID.values()]
     rows: list[Mapping] = []
     for arch in archs:
         row = benchmark.query(arch)
-        rows.append({"arch": arch, **{c: row.get(c, math.nan) for c in DATASETS.values()}})
+        rows.append({"arch": arch, **{c: row.get(c, math.nan) for c in columns}})
     return pd.DataFrame(rows).set_index("arch")
 
 

@@ -413,9 +413,10 @@ def proxy_scatter(study, datasets, plt):
     """One panel per proxy: score against the first dataset's test accuracy, a hexbin (log
     counts) beyond 2,000 architectures, with the mean Kendall τ over seeds in the title."""
     from .correlation import DATASETS as ACC
-    from .correlation import columns_for, kendall, study_proxies
+    from .correlation import columns_for, kendall, measured_column, study_proxies
 
     dataset = next((d for d in datasets if d in ACC), "cifar10")
+    column = measured_column(study.accuracy, dataset) or ACC[dataset]  # DARTS/NB101: valid
     proxies = study_proxies(study.scores)
     seed = sorted(study.scores["seed"].unique())[0]
     cols = min(4, len(proxies))
@@ -425,7 +426,7 @@ def proxy_scatter(study, datasets, plt):
         ax.set_visible(False)
     for ax, proxy in zip(axes.flat, proxies, strict=True):
         values = columns_for(study.scores, proxy, seed)
-        acc = study.accuracy[ACC[dataset]].reindex(values.index).to_numpy()
+        acc = study.accuracy[column].reindex(values.index).to_numpy()
         y, ylabel = _score_axis(values.to_numpy(dtype=np.float64))
         keep = np.isfinite(y) & np.isfinite(acc)
         if keep.sum() > 2000:
@@ -435,7 +436,8 @@ def proxy_scatter(study, datasets, plt):
         tau = kendall(values.to_numpy(), acc)
         # pad: clear of the axis' offset text ("1e8"), which sits above its top-left corner
         ax.set_title(f"{proxy} (τ = {tau:.3f}, n = {int(keep.sum()):,})", fontsize=9, pad=14)
-        ax.set_xlabel(f"{DATASETS[dataset]} test accuracy (%)", fontsize=8)
+        kind = "validation" if column.endswith("_valid") else "test"
+        ax.set_xlabel(f"{DATASETS[dataset]} {kind} accuracy (%)", fontsize=8)
         ax.set_ylabel(ylabel, fontsize=8)
         ax.tick_params(labelsize=7)
     fig.suptitle(f"Proxy score against accuracy, seed {seed}")

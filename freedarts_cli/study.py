@@ -12,13 +12,14 @@ atomically, at the end.
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import math
 import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import product
 from pathlib import Path
 
 import pandas as pd
@@ -69,11 +70,12 @@ def parse_proxies(value) -> tuple[list[str], list[Proxy]]:
     return list(dict.fromkeys(requested)), list(needed.values())
 
 
-def sample_archs(space, n_archs, sample_seed: int) -> list[list[int]]:
-    """A seeded uniform sample without replacement of ``n_archs`` architectures; ``n_archs=all``
-    is the whole seeded permutation. Every sample is a prefix of it (n_archs=200 is the first
-    200 of n_archs=1000), so a full-space run stopped early has scored a uniform sample."""
-    everything = [list(c) for c in product(range(len(space.ops)), repeat=len(space.edges))]
+def sample_archs(space, n_archs, sample_seed: int, archs: Sequence | None = None) -> list:
+    """A seeded uniform sample without replacement of ``n_archs`` of ``archs`` (default: every
+    architecture of the space, ``space.architectures()``); ``n_archs=all`` is the whole seeded
+    permutation. Every sample is a prefix of it (n_archs=200 is the first 200 of n_archs=1000),
+    so a full run stopped early has scored a uniform sample."""
+    everything = list(space.architectures() if archs is None else archs)
     if str(n_archs).lower() == "all":
         n_archs = len(everything)
     elif isinstance(n_archs, bool) or not isinstance(n_archs, int) or n_archs < 1:
@@ -81,12 +83,61 @@ def sample_archs(space, n_archs, sample_seed: int) -> list[list[int]]:
             f"n_archs={n_archs} is not a positive integer: use e.g. n_archs=1000 or n_archs=all"
         )
     if n_archs > len(everything):
+        where = f"space={space.name}" if archs is None else "the benchmark's list"
         raise UserError(
             f"n_archs={n_archs} exceeds the {len(everything):,} architectures of "
-            f"space={space.name}: use n_archs=all"
+            f"{where}: use n_archs=all"
         )
     order = torch.randperm(len(everything), generator=torch.Generator().manual_seed(sample_seed))
     return [everything[i] for i in order[:n_archs].tolist()]
+
+
+def candidates(space, benchmark) -> tuple[list | None, str]:
+    """The architectures a study samples from, and where they come from: the benchmark's list
+    when it is one (``benchmark=arch_table``), else every architecture of the space (NB201);
+    a space that cannot be enumerated (DARTS, NB101) needs the list."""
+    listed = benchmark.architectures()
+    if listed is not None:
+        return [space.parse(a) for a in listed], f"the {len(listed):,} of {benchmark.source}"
+    if hasattr(space, "architectures"):
+        return None, f"space={space.name}"
+    raise UserError(
+        f"space={space.name} cannot be enumerated: give the architectures and their "
+        "accuracies with benchmark=arch_table benchmark.path=<csv>"
+    )
+
+
+def parse_dedup(value, n_archs, space) -> bool:
+    """``dedup``: true, false, or auto (true for n_archs=all on a space with isomorphism
+    classes, ``space.canonical``)."""
+    text = str(value).lower()
+    if text not in ("true", "false", "auto"):
+        raise UserError(f"dedup={value} is not true, false or auto: use e.g. dedup=auto")
+    can = hasattr(space, "canonical")
+    if text == "true" and not can:
+        raise UserError(
+            f"dedup=true: space={space.name} has no isomorphism key to group architectures by; "
+            "use dedup=false"
+        )
+    if text == "auto":
+        return can and str(n_archs).lower() == "all"
+    return text == "true"
+
+
+def isomorphism_classes(space, archs: Sequence) -> tuple[list, dict[str, list[str]]]:
+    """One representative per isomorphism class (``space.canonical``), the first of the class
+    in ``archs``' order, and per representative's arch string the strings of the other
+    members (whose rows copy the representative's values)."""
+    first: dict[str, object] = {}
+    members: dict[str, list[str]] = {}
+    for choice in archs:
+        key = space.canonical(choice)
+        if key not in first:
+            first[key] = choice
+            members[space.decode(choice)] = []
+        else:
+            members[space.decode(first[key])].append(space.decode(choice))
+    return list(first.values()), members
 
 
 class ScoreTable:
@@ -96,6 +147,8 @@ class ScoreTable:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.done: set[tuple[str, str, int]] = set()
+        # dedup: an arch -> the isomorphic archs whose rows copy its values (seconds NaN)
+        self.aliases: dict[str, list[str]] = {}
         if self.path.exists():
             self._repair()
             table = correlation.read_scores([self.path])
@@ -130,9 +183,45 @@ class ScoreTable:
             os.close(fd)
 
     def append(self, rows: Sequence[tuple[str, str, int, float, float]]) -> None:
+        """Write ``rows`` (arch, proxy, seed, value, seconds) and, in the same write, a copy of
+        each for every alias of its arch not yet in the table. Arch strings are CSV-quoted
+        where they need it (a DARTS genotype holds commas and quotes)."""
+        rows = list(rows)
+        rows += [
+            (alias, p, s, v, math.nan)
+            for a, p, s, v, _ in rows
+            for alias in self.aliases.get(a, ())
+            if (alias, p, s) not in self.done
+        ]
         if rows:
-            self._write("".join(f"{a},{p},{s},{v!r},{t:.6f}\n" for a, p, s, v, t in rows))
+            out = io.StringIO()
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerows((a, p, s, repr(float(v)), f"{t:.6f}") for a, p, s, v, t in rows)
+            self._write(out.getvalue())
             self.done.update((a, p, s) for a, p, s, _, _ in rows)
+
+    def copy_to_aliases(self) -> int:
+        """Give every alias the rows its representative already has (a run resumed with
+        dedup, or stopped between scoring and copying); the number of rows written."""
+        if not self.aliases or not self.path.exists():
+            return 0
+        scores = correlation.read_scores([self.path])
+        scores = scores[scores["arch"].isin(list(self.aliases))]
+        rows = [
+            (alias, p, int(s), float(v), math.nan)
+            for a, p, s, v in zip(
+                scores["arch"], scores["proxy"], scores["seed"], scores["value"], strict=True
+            )
+            for alias in self.aliases[a]
+            if (alias, p, int(s)) not in self.done
+        ]
+        if rows:
+            aliases, self.aliases = self.aliases, {}  # rows already name their aliases
+            try:
+                self.append(rows)
+            finally:
+                self.aliases = aliases
+        return len(rows)
 
 
 @dataclass
@@ -165,10 +254,10 @@ def run(cfg: DictConfig, out_dir: Path, threads: int | None = None) -> pd.DataFr
     """Score the shard into ``out_dir/proxy_scores.csv`` (resuming), then write and return the
     correlation summary of everything that table holds."""
     space = build(cfg.space)
-    if space.name != "nb201":
+    if not hasattr(space, "network"):
         raise UserError(
-            f"freedarts correlate needs every architecture's accuracy: it runs on "
-            f"space=nb201, not space={space.name}"
+            f"freedarts correlate scores the discrete networks of a space: space={space.name} "
+            "builds none; use space=nb201, darts or nb101"
         )
     requested, proxies = parse_proxies(cfg.proxy)
     seeds = parse_seeds(cfg.seed)
@@ -178,13 +267,33 @@ def run(cfg: DictConfig, out_dir: Path, threads: int | None = None) -> pd.DataFr
     device = resolve_device(cfg.device)
     if threads:
         torch.set_num_threads(int(threads))
-    archs = sample_archs(space, cfg.n_archs, int(cfg.sample_seed))[i - 1 :: k]
     benchmark = build(cfg.benchmark)
     if not benchmark.covers(space.name) or benchmark.name == "none":
-        raise UserError(
-            "freedarts correlate needs the NB201 accuracies: set "
-            "benchmark.path=<NATS-tss dir, NAS-Bench-201 .pth or table .csv>"
+        hint = (
+            "benchmark.path=<NATS-tss dir, NAS-Bench-201 .pth or table .csv>, or "
+            if space.name == "nb201"
+            else ""
         )
+        raise UserError(
+            f"freedarts correlate needs the accuracies of space={space.name}'s architectures: "
+            f"set {hint}benchmark=arch_table benchmark.path=<csv of architectures and accuracies>"
+        )
+    pool, source = candidates(space, benchmark)
+    sample = sample_archs(space, cfg.n_archs, int(cfg.sample_seed), pool)
+    aliases: dict[str, list[str]] = {}
+    if parse_dedup(cfg.get("dedup", "false"), cfg.n_archs, space):
+        reps, aliases = isomorphism_classes(space, sample)
+        log.info(
+            "dedup: the %d sampled architectures are %d isomorphism classes; scoring %d, the "
+            "other %d get their class representative's values",
+            len(sample),
+            len(reps),
+            len(reps),
+            len(sample) - len(reps),
+        )
+        sample = reps
+    archs = sample[i - 1 :: k]
+    log.info("architectures from %s", source)
     data = build(cfg.data) if any(p.needs_data for p in proxies) else None
     if data is not None:
         log.info(
@@ -205,6 +314,10 @@ def run(cfg: DictConfig, out_dir: Path, threads: int | None = None) -> pd.DataFr
     )
 
     table = ScoreTable(out_dir / correlation.SCORE_TABLE)
+    table.aliases = {a: aliases[a] for a in map(space.decode, archs) if aliases.get(a)}
+    copied = table.copy_to_aliases()
+    if copied:
+        log.info("dedup: copied %d scored rows to their isomorphic architectures", copied)
     write_csv(
         out_dir / "proxies.csv",
         [
@@ -223,7 +336,7 @@ def run(cfg: DictConfig, out_dir: Path, threads: int | None = None) -> pd.DataFr
     )
 
     scores = correlation.read_scores([table.path])
-    decoded = {space.decode(c) for c in archs}
+    decoded = {space.decode(c) for c in archs} | {m for ms in table.aliases.values() for m in ms}
     accuracy = correlation.accuracy_table(benchmark, sorted(set(scores["arch"]) | decoded))
     write_csv(out_dir / correlation.ACCURACY_TABLE, accuracy.reset_index())
     summary = correlation.summarise(

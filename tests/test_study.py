@@ -128,10 +128,153 @@ def test_a_killed_run_resumes_without_scoring_twice_or_missing_one(tmp_path, sha
         (["n_archs=0"], "n_archs=0"),
         (["shard=3/2"], "shard=3/2"),
         (["seed=abc"], "seed=abc"),
-        (["space=darts"], "space=nb201"),
+        (["space=darts"], "benchmark=arch_table"),
+        (["space=nb1shot1"], "builds none"),
+        (["dedup=maybe"], "dedup=maybe"),
     ],
 )
 def test_bad_options_give_one_line_and_exit_2(cli, tmp_path, args, needle):
     res = cli("correlate", *args, f"hydra.run.dir={tmp_path}")
     assert res.returncode == 2, res.stderr[-1500:]
     assert needle in res.stderr and "Traceback" not in res.stderr
+
+
+# --------------------------------------------------------------------- other spaces, dedup
+
+
+def test_a_space_that_cannot_be_enumerated_needs_the_benchmarks_list(darts_set):
+    from freedarts_cli.benchmark.arch_table import ArchTableBenchmark
+    from freedarts_cli.benchmark.none import NoBenchmark
+    from freedarts_cli.spaces.darts import DartsSpace
+    from freedarts_cli.study import candidates
+
+    space = DartsSpace()
+    with pytest.raises(UserError, match="benchmark=arch_table"):
+        candidates(space, NoBenchmark())
+    bench = ArchTableBenchmark(darts_set, space)
+    pool, source = candidates(space, bench)
+    assert len(pool) == 500 and "500" in source
+    assert [space.decode(c) for c in pool] == bench.architectures()
+    sample = sample_archs(space, 20, 0, pool)
+    assert sample == sample_archs(space, "all", 0, pool)[:20]  # samples nest here too
+    with pytest.raises(UserError, match="the benchmark's list"):
+        sample_archs(space, 501, 0, pool)
+
+
+def test_nb201_keeps_its_sample(shared_table):
+    from freedarts_cli.benchmark.table import TableBenchmark
+    from freedarts_cli.study import candidates
+
+    space = NB201Space()
+    pool, _ = candidates(space, TableBenchmark(shared_table))
+    assert pool is None  # the space's own 15,625, in the order the earlier studies sampled
+    # the first three of the sample every earlier NB201 study drew (checked against the code
+    # before this change)
+    assert sample_archs(space, 3, 0) == [[3, 2, 3, 1, 3, 4], [1, 2, 4, 3, 2, 0], [4, 3, 0, 1, 2, 3]]
+
+
+def test_dedup_auto_is_on_for_whole_spaces_with_classes():
+    from freedarts_cli.spaces.darts import DartsSpace
+    from freedarts_cli.study import parse_dedup
+
+    nb201, darts = NB201Space(), DartsSpace()
+    assert parse_dedup("auto", "all", nb201) and not parse_dedup("auto", 100, nb201)
+    assert parse_dedup(True, 100, nb201) and not parse_dedup(False, "all", nb201)
+    assert not parse_dedup("auto", "all", darts)
+    with pytest.raises(UserError, match="no isomorphism key"):
+        parse_dedup(True, 10, darts)
+
+
+def _isomorphic_sample(shared_table, tmp_path, classes=6, per_class=3):
+    """A CSV of NB201 strings: ``classes`` isomorphism classes with ``per_class`` strings each
+    (and their test accuracies), in shuffled order."""
+    table = pd.read_csv(shared_table)
+    sizes = table.groupby("UniqueString")["ArchitectureString"].transform("size")
+    big = table[sizes >= per_class]
+    keys = big["UniqueString"].drop_duplicates().sample(classes, random_state=1)
+    rows = big[big["UniqueString"].isin(keys)].groupby("UniqueString").head(per_class)
+    rows = rows.sample(frac=1.0, random_state=2)
+    path = tmp_path / "sample.csv"
+    rows[["ArchitectureString", "CIFAR10TestAccuracy200Epochs"]].to_csv(path, index=False)
+    return path, rows
+
+
+def test_dedup_scores_each_class_once_and_reports_every_string(shared_table, tmp_path):
+    from freedarts_cli import api, correlation
+
+    path, rows = _isomorphic_sample(shared_table, tmp_path)
+    common = ("space=nb201", "benchmark=arch_table", f"benchmark.path={path}", "n_archs=all")
+    common += ("proxy=synflow,params", "threads=1")
+    api.correlate(*common, "dedup=true", out_dir=tmp_path / "dedup")
+    api.correlate(*common, "dedup=false", out_dir=tmp_path / "every")
+    dedup = pd.read_csv(tmp_path / "dedup" / "proxy_scores.csv")
+    every = pd.read_csv(tmp_path / "every" / "proxy_scores.csv")
+    assert len(dedup) == len(every) == 2 * len(rows)  # a row per string and proxy
+    assert dedup["seconds"].notna().sum() == 2 * 6  # scored: one string per class
+    classes = dict(zip(rows["ArchitectureString"], rows["UniqueString"], strict=True))
+    dedup["class"] = dedup["arch"].map(classes)
+    assert (dedup.groupby(["class", "proxy"])["value"].nunique() == 1).all()
+    # the dedup correlation is that of scoring every string with each class's value being
+    # its representative's (the first string of the class in the sample's order)
+    every["class"] = every["arch"].map(classes)
+    reps = dedup[dedup["seconds"].notna()].set_index(["class", "proxy"])["value"]
+    expanded = every.assign(
+        value=[reps[(c, p)] for c, p in zip(every["class"], every["proxy"], strict=True)]
+    )
+    accuracy = pd.read_csv(tmp_path / "every" / "accuracies.csv").set_index("arch")
+    ours = pd.read_csv(tmp_path / "dedup" / "correlation.csv")
+    check = correlation.summarise(correlation.correlations(expanded, accuracy))
+    merged = ours.merge(check, on=["proxy", "dataset", "metric"])
+    assert len(merged) == len(ours) and (merged["mean_x"] - merged["mean_y"]).abs().max() < 1e-12
+    # and the same as scoring every string, up to the initialisation noise inside a class
+    full = pd.read_csv(tmp_path / "every" / "correlation.csv")
+    both = ours.merge(full, on=["proxy", "dataset", "metric"])
+    tau = both[both["metric"] == "kendall"]
+    assert (tau["mean_x"] - tau["mean_y"]).abs().max() < 0.15, tau
+    # rerun into the dedup folder: nothing scored twice, nothing missing
+    api.correlate(*common, "dedup=true", out_dir=tmp_path / "dedup")
+    again = pd.read_csv(tmp_path / "dedup" / "proxy_scores.csv")
+    assert len(again) == len(dedup) and not again.duplicated(["arch", "proxy", "seed"]).any()
+
+
+def test_dedup_fills_the_classes_of_a_run_scored_without_it(shared_table, tmp_path):
+    from freedarts_cli import api
+
+    path, rows = _isomorphic_sample(shared_table, tmp_path, classes=3, per_class=2)
+    common = ("space=nb201", "benchmark=arch_table", f"benchmark.path={path}", "n_archs=all")
+    common += ("proxy=params", "threads=1")
+    out = tmp_path / "run"
+    api.correlate(*common, "n_archs=1", "dedup=false", out_dir=out)  # one string scored
+    api.correlate(*common, "dedup=true", out_dir=out)
+    scores = pd.read_csv(out / "proxy_scores.csv")
+    assert sorted(scores["arch"]) == sorted(rows["ArchitectureString"])
+    assert not scores.duplicated(["arch", "proxy", "seed"]).any()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("space", ["darts", "nb101"])
+def test_correlate_runs_on_the_suite_zero_sets(cli, tmp_path, space, request):
+    path = request.getfixturevalue(f"{space}_set")
+    res = cli(
+        "correlate",
+        f"space={space}",
+        "benchmark=arch_table",
+        f"benchmark.path={path}",
+        "n_archs=3",
+        "proxy=params,synflow",
+        "threads=1",
+        f"hydra.run.dir={tmp_path}",
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    scores = pd.read_csv(tmp_path / "proxy_scores.csv")
+    assert len(scores) == 6 and scores["value"].notna().all()
+    from freedarts_cli.runner import build  # noqa: F401  (the space parses its own rows back)
+    from freedarts_cli.spaces.darts import DartsSpace
+    from freedarts_cli.spaces.nb101 import NB101Space
+
+    unit = DartsSpace() if space == "darts" else NB101Space()
+    assert all(unit.decode(unit.parse(a)) == a for a in scores["arch"])
+    corr = pd.read_csv(tmp_path / "correlation.csv")
+    params = corr[(corr["proxy"] == "params") & (corr["metric"] == "spearman")]
+    assert len(params) == 1 and int(params["n_archs"].iloc[0]) == 3
+    assert "C10 ρ" in res.stdout

@@ -8,6 +8,7 @@ Each back-end reads one kind of source and answers ``query(arch) -> row``:
 * ``nb201.NB201Benchmark`` - the official ``NAS-Bench-201-v1_*.pth`` file.
 * ``auto.auto``            - picks the first of the above that it finds (Hydra default).
 * ``nb301.NB301Benchmark`` - the NAS-Bench-301 surrogate, DARTS genotypes (optional extra).
+* ``arch_table.ArchTableBenchmark`` - a list of any space's architectures with accuracies.
 
 Each back-end says which search spaces it knows (``spaces``); the runner refuses a mismatch,
 except that a source ``auto`` found for another space is simply not used.
@@ -61,6 +62,11 @@ class Benchmark:
 
     def query(self, arch: str) -> dict:
         raise NotImplementedError
+
+    def architectures(self) -> list[str] | None:
+        """The architectures the source lists, when it is a list of them (``arch_table``);
+        None for a source that answers look-ups only."""
+        return None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(source={self.source!r})"

@@ -31,12 +31,21 @@ def test_every_conf_instantiates(tmp_path):
         "nb201": instantiate(load("nb201", path=str(fx.build_nb201_pth(tmp_path)))),
         "auto": instantiate(load("auto", path=str(table.with_name("u.csv")))),
         "nb101_table": instantiate(load("nb101_table", path=str(hashed))),
+        # in a run, space: ${space} hands it the run's space unit
+        "arch_table": instantiate(
+            load(
+                "arch_table",
+                path=str(table.with_name("u.csv")),
+                space={"_target_": "freedarts_cli.spaces.nb201.NB201Space"},
+            )
+        ),
     }
     for name, bench in benches.items():
         assert bench.name == ("table" if name in ("auto", "nb101_table") else name)
     assert benches["table"].query(fx.ARCHS[0])["cifar10_test"] == 92.25
     assert benches["nb101_table"].query("0" * 32)["cifar10_valid"] == 90.5
     assert benches["nb101_table"].covers("nb1shot1") and not benches["nb101_table"].covers("nb201")
+    assert benches["arch_table"].architectures() == [fx.ARCHS[0]]
     # nb301 needs the optional nasbench301 package (not installed by the project)
     with pytest.raises(InstantiationException) as err:
         instantiate(load("nb301", path=str(tmp_path)))
