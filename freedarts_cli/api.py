@@ -517,8 +517,9 @@ def correlate(*overrides: str, out_dir: str | os.PathLike | None = None) -> pd.D
     ``freedarts correlate proxy=synflow,nwot n_archs=100 data.root=...`` (``proxy=a,b`` and
     ``seed=0,1`` mean one run scoring both, as there). It writes the same files
     (``proxy_scores.csv``, ``correlation.csv``, ...) and resumes the same way: rerunning into
-    ``out_dir`` scores only what is missing. It needs the NB201 accuracies (``benchmark=auto``
-    finds the shared table; else ``benchmark.path=...``). The caller's random states and
+    ``out_dir`` scores only what is missing. It needs the architectures' accuracies: on NB201
+    ``benchmark=auto`` finds the shared table (else ``benchmark.path=...``); DARTS and NB101 take
+    a list, ``benchmark=arch_table benchmark.path=<csv>``. The caller's random states and
     torch's thread count are put back afterwards.
 
     Args:
