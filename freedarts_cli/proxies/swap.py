@@ -12,13 +12,16 @@ from torch import nn
 from ..data import Batch
 from ..errors import UserError
 from .base import data, proxy, removing
-from .zen import gaussian_reinit
+from .zen import gaussian_draw, keeping_parameters
 
 #: Images per score: the authors' ``--input_samples 16`` (the first 16 of the batch are used).
 SAMPLES = 16
 #: Re-initialisations averaged: the authors' ``--repeats 32``.
 REPEATS = 32
 _WORD = 52  # samples packed per code: sums of distinct powers of two below 2^53 are exact
+#: Up to this many samples a unit's pattern is an index into a table of every possible pattern
+#: (2^n entries): marking the patterns seen is linear in the units, where sorting them is not.
+_TABLE_BITS = 20
 
 
 def _codes(active: torch.Tensor) -> torch.Tensor:
@@ -34,33 +37,44 @@ def _codes(active: torch.Tensor) -> torch.Tensor:
     return torch.stack(words, dim=1)
 
 
+def _pattern_index(active: torch.Tensor) -> torch.Tensor:
+    """``active`` ``[N, M]`` (bool, N <= 20) -> each unit's pattern as an integer in
+    ``[0, 2^N)`` (int64). The float32 matmul is exact: its sums are integers below 2^24."""
+    weights = 2.0 ** torch.arange(active.shape[0], dtype=torch.float32, device=active.device)
+    return (weights @ active.to(torch.float32)).to(torch.int64)
+
+
 def activation_patterns(net: nn.Module, images: torch.Tensor) -> int:
     """``|unique rows of sign(A)ᵀ|`` for one forward pass of ``images`` (no gradients, the
     network's current mode): A ``[N, units]`` concatenates, per sample, the flattened output of
     every ``nn.ReLU``/``nn.ReLU6`` whose input is 4-D (the authors' hook: ReLU, 4-D input), and
-    each unit's column of signs (0/1, the outputs are ≥ 0) over the N samples is its pattern."""
+    each unit's column of signs (0/1, the outputs are ≥ 0) over the N samples is its pattern.
+
+    Up to 20 samples (SWAP's 16) each pattern marks its entry of a table of all 2^N patterns and
+    the count is the number marked; more samples are packed into words and counted with
+    ``torch.unique`` (the same count)."""
+    n = images.shape[0]
+    seen = torch.zeros(2**n, dtype=torch.bool, device=images.device) if n <= _TABLE_BITS else None
     codes: list[torch.Tensor] = []
 
     def hook(module, inputs, output):
         if isinstance(inputs, tuple) and inputs and inputs[0].dim() == 4:
-            codes.append(_codes(output.detach().reshape(output.shape[0], -1) > 0))
+            active = output.detach().reshape(output.shape[0], -1) > 0
+            if seen is not None:
+                seen[_pattern_index(active)] = True
+            else:
+                codes.append(_codes(active))
 
-    with (
-        removing(
-            [
-                m.register_forward_hook(hook)
-                for m in net.modules()
-                if isinstance(m, (nn.ReLU, nn.ReLU6))
-            ]
-        ),
-        torch.no_grad(),
-    ):
+    relus = [m for m in net.modules() if isinstance(m, (nn.ReLU, nn.ReLU6))]
+    with removing([m.register_forward_hook(hook) for m in relus]), torch.no_grad():
         net(images)
-    if not codes:
+    if not (codes or (seen is not None and bool(seen.any()))):  # no hook saw a 4-D input
         raise UserError(
             "proxy swap needs a network with ReLU layers on 4-D feature maps: "
             "use another proxy (method.proxy=...)"
         )
+    if seen is not None:
+        return int(seen.sum())
     codes_all = torch.cat(codes)
     if codes_all.shape[1] == 1:  # one word per unit: a flat unique is ~50x faster
         return int(torch.unique(codes_all[:, 0]).numel())
@@ -83,11 +97,13 @@ def swap_score(
     sigma: float | None = None,
 ) -> float:
     """Mean of :func:`activation_patterns` over ``repeats`` standard-Gaussian
-    re-initialisations (:func:`gaussian_reinit`, torch's global RNG, restored afterwards), times
-    :func:`regular_factor` when ``mu`` and ``sigma`` are given (the regularised SWAP-Score)."""
+        re-initialisations (:func:`.zen.gaussian_draw`, torch's global RNG; the weights are restored
+    afterwards), times
+        :func:`regular_factor` when ``mu`` and ``sigma`` are given (the regularised SWAP-Score)."""
     counts = []
-    for _ in range(repeats):
-        with gaussian_reinit(net):
+    with keeping_parameters(net):  # one save and restore for all the draws
+        for _ in range(repeats):
+            gaussian_draw(net)
             counts.append(activation_patterns(net, images))
     factor = regular_factor(net, mu, sigma) if mu is not None and sigma is not None else 1.0
     return sum(counts) / len(counts) * factor
@@ -109,8 +125,9 @@ def swap(net: nn.Module, batch: Batch):
     NAS-Bench-201 μ and σ are not in the authors' code, so it is not registered.
 
     Deviations: ``nn.ReLU6`` counts as a ReLU (MobileNet spaces; its on/off pattern is the
-    ReLU's); each unit's pattern is packed into int64 words before ``torch.unique`` (the same
-    count as the authors' ``unique(dim=0)`` over ±/0 rows, much faster).
+    ReLU's); each unit's pattern marks its entry in a table of all 2^16 patterns (beyond 20
+    samples: packed into words before ``torch.unique``): the same count as the authors'
+    ``unique(dim=0)`` over ±/0 rows, much faster.
     """
     x, _ = data(net, batch)
     return swap_score(net, x[:SAMPLES])

@@ -26,27 +26,40 @@ BATCH = 64
 
 
 @contextmanager
-def gaussian_reinit(net: nn.Module) -> Iterator[nn.Module]:
-    """Zen-NAS's ``network_weight_gaussian_init``, undone on exit: every ``nn.Conv2d`` and
-    ``nn.Linear`` weight drawn from N(0, 1) (torch's global RNG) and its bias zeroed, every
-    ``BatchNorm2d``/``GroupNorm`` weight 1 and bias 0. Other parameters keep their values."""
-    params = [p for p in net.parameters()]
+def keeping_parameters(net: nn.Module) -> Iterator[nn.Module]:
+    """Every parameter's value saved on entry and put back on exit."""
+    params = list(net.parameters())
     saved = [p.detach().clone() for p in params]
     try:
-        with torch.no_grad():
-            for m in net.modules():
-                if isinstance(m, (nn.Conv2d, nn.Linear)):
-                    m.weight.normal_()
-                    if m.bias is not None:
-                        m.bias.zero_()
-                elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)) and m.weight is not None:
-                    m.weight.fill_(1.0)
-                    m.bias.zero_()
         yield net
     finally:
         with torch.no_grad():
             for p, value in zip(params, saved, strict=True):
                 p.copy_(value)
+
+
+def gaussian_draw(net: nn.Module) -> None:
+    """Zen-NAS's ``network_weight_gaussian_init``, in place: every ``nn.Conv2d`` and
+    ``nn.Linear`` weight drawn from N(0, 1) (torch's global RNG, in module order) and its bias
+    zeroed, every ``BatchNorm2d``/``GroupNorm`` weight 1 and bias 0. Other parameters keep
+    their values."""
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                m.weight.normal_()
+                if m.bias is not None:
+                    m.bias.zero_()
+            elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)) and m.weight is not None:
+                m.weight.fill_(1.0)
+                m.bias.zero_()
+
+
+@contextmanager
+def gaussian_reinit(net: nn.Module) -> Iterator[nn.Module]:
+    """:func:`gaussian_draw`, undone on exit."""
+    with keeping_parameters(net):
+        gaussian_draw(net)
+        yield net
 
 
 @contextmanager
