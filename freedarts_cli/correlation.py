@@ -359,6 +359,11 @@ def report(paths: Sequence) -> tuple[str, pd.DataFrame] | None:
         markdown(summary, images=images),
     ]
     published = correlation_values()
+    # the published tables are NB201 results: beside a DARTS or NB101 study they would mislead
+    from .benchmark.table import ARCH_RE
+
+    if not scores["arch"].astype(str).str.fullmatch(ARCH_RE).all():
+        published = published.iloc[0:0]
     for table_id, title in CORRELATION_TABLES.items():
         rows = published[published["table"] == table_id]
         rows = rows[rows["proxy"].isin(set(summary["proxy"]))]

@@ -269,9 +269,10 @@ def run(cfg: DictConfig, out_dir: Path, threads: int | None = None) -> pd.DataFr
         torch.set_num_threads(int(threads))
     benchmark = build(cfg.benchmark)
     if not benchmark.covers(space.name) or benchmark.name == "none":
+        # a space that can be enumerated (NB201) also takes a whole-space source
         hint = (
             "benchmark.path=<NATS-tss dir, NAS-Bench-201 .pth or table .csv>, or "
-            if space.name == "nb201"
+            if hasattr(space, "architectures")
             else ""
         )
         raise UserError(

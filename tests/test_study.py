@@ -278,3 +278,21 @@ def test_correlate_runs_on_the_suite_zero_sets(cli, tmp_path, space, request):
     params = corr[(corr["proxy"] == "params") & (corr["metric"] == "spearman")]
     assert len(params) == 1 and int(params["n_archs"].iloc[0]) == 3
     assert "C10 ρ" in res.stdout
+    tables = cli("tables", str(tmp_path))
+    assert tables.returncode == 0, tables.stderr[-2000:]
+    assert "C10 ρ" in tables.stdout and "Student report" not in tables.stdout  # NB201's tables
+
+
+def test_a_malformed_architecture_list_is_one_line_and_exit_2(cli, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("genotype,val_accuracy\n\"Genotype(normal=[('sep_conv_9x9', 0)])\",93.1\n")
+    res = cli(
+        "correlate",
+        "space=darts",
+        "benchmark=arch_table",
+        f"benchmark.path={bad}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
+    assert res.returncode == 2, res.stderr[-1500:]
+    last = res.stderr.strip().splitlines()[-1]
+    assert "bad.csv, line 2" in last and "sep_conv_9x9" in last and "Traceback" not in res.stderr

@@ -260,7 +260,7 @@ def _read(path: Path, where: str) -> pd.DataFrame:
     try:
         if parquet:
             return pd.read_parquet(path).astype(object)
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
     except ImportError as e:  # pandas found no Parquet engine
         raise UserError(f"reading {path.name} needs a Parquet engine: pip install pyarrow") from e
     except (OSError, ValueError, UnicodeDecodeError) as e:  # ParserError is a ValueError
@@ -269,3 +269,10 @@ def _read(path: Path, where: str) -> pd.DataFrame:
             f"cannot read {where} ({type(e).__name__}: {first}); give a CSV with a header and "
             "one row per architecture"
         ) from e
+    if not isinstance(df.index, pd.RangeIndex):
+        # pandas makes the leading fields of rows longer than the header an index, silently
+        raise UserError(
+            f"{where}: rows have more fields than the header ({list(df.columns)}); quote "
+            'values that hold commas, e.g. "Genotype(normal=[...], ...)"'
+        )
+    return df

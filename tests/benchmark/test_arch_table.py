@@ -168,6 +168,13 @@ def test_not_a_table_and_no_path_are_one_line(tmp_path):
         ArchTableBenchmark(tmp_path / "missing.csv", NB201Space())
 
 
+def test_an_unquoted_genotype_is_named(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text(f"genotype,val_accuracy\n{GENOTYPE},90\n")  # its commas split it
+    with pytest.raises(UserError, match="more fields than the header.*quote"):
+        ArchTableBenchmark(path, DartsSpace())
+
+
 def test_a_look_up_of_an_unknown_architecture_is_one_line(tmp_path):
     bench = ArchTableBenchmark(
         write(tmp_path / "t.csv", ["arch", "val_accuracy"], [NB201_A, "90"]), NB201Space()
