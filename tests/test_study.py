@@ -296,3 +296,19 @@ def test_a_malformed_architecture_list_is_one_line_and_exit_2(cli, tmp_path):
     assert res.returncode == 2, res.stderr[-1500:]
     last = res.stderr.strip().splitlines()[-1]
     assert "bad.csv, line 2" in last and "sep_conv_9x9" in last and "Traceback" not in res.stderr
+
+
+def test_dedup_shards_split_the_classes(shared_table, tmp_path):
+    """Shards take every k-th class representative, each with its own class's strings: the
+    shards together hold every string once."""
+    from freedarts_cli import api, correlation
+
+    path, rows = _isomorphic_sample(shared_table, tmp_path, classes=5, per_class=2)
+    common = ("space=nb201", "benchmark=arch_table", f"benchmark.path={path}", "n_archs=all")
+    common += ("proxy=params", "threads=1", "dedup=true")
+    for i in (1, 2):
+        api.correlate(*common, f"shard={i}/2", out_dir=tmp_path / f"s{i}")
+    parts = [pd.read_csv(tmp_path / f"s{i}" / "proxy_scores.csv") for i in (1, 2)]
+    assert {len(p) for p in parts} == {4, 6}  # 2 and 3 classes of 2 strings
+    merged = correlation.read_scores([tmp_path / f"s{i}" / "proxy_scores.csv" for i in (1, 2)])
+    assert sorted(merged["arch"]) == sorted(rows["ArchitectureString"])
