@@ -37,9 +37,9 @@ core-hours in total.
 as ``freedarts correlate`` seeds it) and all of them at once through the shared-pass API
 (:func:`freedarts_cli.proxies.shared.score_all`, where the checkout has it; otherwise "all" is
 the sum of the proxies alone, which is what scoring them one by one costs), on ``--archs``
-networks per space built directly from the space classes: NB201 (sampled cells, C=16, N=5),
-DARTS evaluation networks (C=32, 8 cells: NASLib's NB301 size; the first genotypes of the shared
-Suite-Zero file) and NAS-Bench-101 networks (stem 128, 3 stacks × 3 cells; the first cells of
+networks per space built by the space units (the networks ``freedarts correlate`` scores): NB201
+(sampled cells, C=16, N=5), DARTS (NASLib's NB301 network, C=32, 8 cells; the first genotypes of
+the shared Suite-Zero file) and NAS-Bench-101 (stem 128, 3 stacks × 3 cells; the first cells of
 the shared Suite-Zero file), 64 real CIFAR-10 images. It reports the median seconds per
 architecture over architectures × ``--reps``, and PASS/FAIL for issue 24's NB201 targets: every
 proxy <= 0.5 s, all at once <= 2.5 s.
@@ -274,61 +274,39 @@ SHARED = REPO.parent / "shared" / "benchmarks"
 
 
 def cost_networks(space: str, count: int):
-    """``count`` architectures of ``space`` as ``(label, build(dtype) -> network)``; ``build``
+    """``count`` architectures of ``space`` as ``(label, build(dtype) -> network)``: NB201 cells
+    sampled with seed 0, and the first ``count`` DARTS genotypes / NB101 cells of the shared
+    Suite-Zero files, built by the space units' own ``network`` (the networks ``freedarts
+    correlate`` scores: DARTS at NASLib's NB301 size, NB101 at NAS-Bench-101's). ``build``
     seeds torch's RNG first, as ``freedarts correlate`` does before it builds a network."""
     import csv
-
-    from torch import nn
 
     cpu = torch.device("cpu")
     if space == "nb201":
         from freedarts_cli.spaces.nb201 import NB201Space
 
-        nb201 = NB201Space()
+        unit = NB201Space()
         gen = torch.Generator().manual_seed(0)
-        choices = [nb201.sample(gen) for _ in range(count)]
-        return [
-            (nb201.decode(c), lambda dtype, c=c: _seeded(lambda: nb201.network(c, dtype, cpu)))
-            for c in choices
-        ]
-    if space == "darts":
-        from freedarts_cli.genotype import parse_genotype
-        from freedarts_cli.spaces.darts import OPS, DartsNetwork
+        choices = [unit.sample(gen) for _ in range(count)]
+    elif space in ("darts", "nb101"):
+        if space == "darts":
+            from freedarts_cli.spaces.darts import DartsSpace as Unit
 
-        with open(SHARED / "nb301" / "suite_zero_darts_cifar10.csv") as fh:
+            name, columns = "nb301/suite_zero_darts_cifar10.csv", ("genotype",)
+        else:
+            from freedarts_cli.spaces.nb101 import NB101Space as Unit
+
+            name, columns = "nb101/suite_zero_nb101_cifar10.csv", ("matrix", "ops")
+        unit = Unit()
+        with open(SHARED / name) as fh:
             rows = list(csv.DictReader(fh))[:count]
-        genotypes = [parse_genotype(r["genotype"], OPS) for r in rows]
-        return [
-            (
-                f"darts#{i}",
-                lambda dtype, g=g: _seeded(
-                    lambda: DartsNetwork(g, 32, 8, 10, 32, "cifar").materialise(dtype, cpu)
-                ),
-            )
-            for i, g in enumerate(genotypes)
-        ]
-    if space == "nb101":
-        import numpy as np
-
-        from freedarts_cli.spaces.nb1shot1 import NB101Network
-
-        if NB101Network.forward is nn.Module.forward:
-            return []  # this checkout's NB101Network only counts parameters
-        with open(SHARED / "nb101" / "suite_zero_nb101_cifar10.csv") as fh:
-            rows = list(csv.DictReader(fh))[:count]
-
-        def build(dtype, row):
-            bits = np.array([int(b) for b in row["matrix"]])
-            n = int(round(len(bits) ** 0.5))
-            net = NB101Network(bits.reshape(n, n), row["ops"].split(",")).to(cpu, dtype)
-            net.input_shape = (3, 32, 32)
-            return net
-
-        return [
-            (f"nb101#{i}", lambda dtype, r=r: _seeded(lambda: build(dtype, r)))
-            for i, r in enumerate(rows)
-        ]
-    raise ValueError(f"--spaces: {space} is not one of {', '.join(COST_SPACES)}")
+        choices = [unit.parse("|".join(r[c] for c in columns)) for r in rows]
+    else:
+        raise ValueError(f"--spaces: {space} is not one of {', '.join(COST_SPACES)}")
+    return [
+        (unit.decode(c), lambda dtype, c=c: _seeded(lambda: unit.network(c, dtype, cpu)))
+        for c in choices
+    ]
 
 
 def _seeded(fn, seed: int = 0):
@@ -358,9 +336,6 @@ def proxy_cost_table(spaces: list[str], archs: int, reps: int, data_root: str) -
     table: dict[str, dict[str, float]] = {}
     for space in spaces:
         nets = cost_networks(space, archs)
-        if not nets:
-            print(f"{space}: skipped (no forward pass for its networks in this checkout)")
-            continue
         times: dict[str, list[float]] = {name: [] for name in [*PROXIES, "all"]}
         for _, build in nets:
             built = {d: build(d) for d in dtypes}
