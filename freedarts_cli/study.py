@@ -17,7 +17,6 @@ import io
 import logging
 import math
 import os
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,8 @@ from tqdm import tqdm
 
 from . import correlation
 from .errors import UserError
-from .proxies import PROXIES, Proxy, ProxyError, resolve
+from .proxies import PROXIES, Proxy, resolve
+from .proxies.shared import score_all
 from .results import write_csv
 from .runner import DTYPES, build, check_seed, resolve_device, seed_everything
 
@@ -235,21 +235,6 @@ class Study:
     seeds: list[int]
 
 
-def _score_one(proxy: Proxy, net, batch, seed: int, arch: str) -> float:
-    torch.manual_seed(seed)
-    try:
-        return proxy(net, batch if proxy.needs_data else None)
-    except ProxyError as err:  # one degenerate architecture must not end a 15,625-arch study
-        log.warning(
-            "%s on %s, seed %d: %s (recorded as NaN, left out of the correlations)",
-            proxy.name,
-            arch,
-            seed,
-            err,
-        )
-        return math.nan
-
-
 def run(cfg: DictConfig, out_dir: Path, threads: int | None = None) -> pd.DataFrame:
     """Score the shard into ``out_dir/proxy_scores.csv`` (resuming), then write and return the
     correlation summary of everything that table holds."""
@@ -376,20 +361,31 @@ def _score(study: Study, space, data, device, default_dtype, table: ScoreTable) 
         )
     for choice, seed in tqdm(todo, desc="correlate", unit="arch", mininterval=2.0):
         arch = space.decode(choice)
-        rows, nets = [], {}
+        by_dtype: dict = {}
         for proxy in study.proxies:
-            if (arch, proxy.name, seed) in table.done:
-                continue
-            dtype = proxy.dtype or default_dtype
-            if dtype not in nets:
-                seed_everything(seed)
-                nets[dtype] = space.network(choice, dtype, device)
+            if (arch, proxy.name, seed) not in table.done:
+                by_dtype.setdefault(proxy.dtype or default_dtype, []).append(proxy)
+        rows = []
+        for dtype, group in by_dtype.items():
+            seed_everything(seed)
+            net = space.network(choice, dtype, device)
             batch = None
-            if proxy.needs_data:
+            if any(p.needs_data for p in group):
                 if (seed, dtype) not in batches:
                     batches[(seed, dtype)] = data.batch(seed, dtype, device)
                 batch = batches[(seed, dtype)]
-            start = time.perf_counter()
-            value = _score_one(proxy, nets[dtype], batch, seed, arch)
-            rows.append((arch, proxy.name, seed, value, time.perf_counter() - start))
+            # one network per dtype, each shared pass once (values as the proxies alone)
+            torch.manual_seed(seed)
+            for name, scored in score_all(group, net, batch).items():
+                if scored.error is not None:  # one degenerate architecture must not end a study
+                    log.warning(
+                        "%s on %s, seed %d: %s (recorded as NaN, left out of the correlations)",
+                        name,
+                        arch,
+                        seed,
+                        scored.error,
+                    )
+                rows.append((arch, name, seed, scored.value, scored.seconds))
+        order = {p.name: i for i, p in enumerate(study.proxies)}
+        rows.sort(key=lambda row: order[row[1]])
         table.append(rows)
