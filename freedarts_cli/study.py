@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from . import correlation
 from .errors import UserError
-from .proxies import PROXIES, Proxy, resolve
+from .proxies import PROXIES, Proxy, names, resolve
 from .proxies.shared import score_all
 from .results import write_csv
 from .runner import DTYPES, build, check_seed, resolve_device, seed_everything
@@ -63,6 +63,8 @@ def parse_seeds(value) -> list[int]:
 def parse_proxies(value) -> tuple[list[str], list[Proxy]]:
     """The requested names (checked) and the network proxies to score for them, each once."""
     requested = [str(p) for p in as_list(value, "proxy")]
+    if "all" in requested:  # every network proxy, then every aggregate of them
+        requested = [*requested[: requested.index("all")], *names()]
     needed: dict[str, Proxy] = {}
     for name in requested:
         for part in resolve(name)[0]:

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from freedarts_cli.errors import UserError
+from freedarts_cli.proxies import PROXIES
 from freedarts_cli.spaces.nb201 import NB201Space
 from freedarts_cli.study import ScoreTable, parse_proxies, parse_seeds, parse_shard, sample_archs
 
@@ -44,6 +45,8 @@ def test_proxy_and_seed_lists_are_checked():
     assert [p.name for p in proxies] == ["nwot", "synflow"]  # synflow scored once
     with pytest.raises(UserError, match="proxy=nope"):
         parse_proxies(["nope"])
+    requested, proxies = parse_proxies("all")
+    assert "vkdnw_agg" in requested and len(proxies) == len(PROXIES)
     assert parse_seeds([0, 1, 1]) == [0, 1]
     for bad in ("abc", -1, 1.5, True):
         with pytest.raises(UserError, match="seed="):
