@@ -16,15 +16,15 @@ line naming the row, the bad value and the fix.
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from ..errors import UserError
-from . import ACCURACY_COLUMNS, KINDS, Benchmark, empty_row, file_kind, log, require_path
+from . import KINDS, empty_row, file_kind, log, require_path
 from .table import ALIASES as TABLE_ALIASES
+from .table import RowTable, accuracy_columns
 
 #: Accuracy columns found without ``benchmark.columns``: our name -> the names a file may use
 #: (compared ignoring case and punctuation), the flat NB201 table's names included. A bare
@@ -45,16 +45,12 @@ TEXT_KINDS = ("csv", "text", "gzip", "bz2", "zip")
 JOIN = "|"  # several architecture columns (NB101: matrix, ops) are joined by this
 
 
-def _norm(name) -> str:
-    return re.sub(r"[^0-9a-z]", "", str(name).lower())
-
-
 def _shown(value, width: int = 70) -> str:
     text = str(value)
     return repr(text if len(text) <= width else text[: width - 3] + "...")
 
 
-class ArchTableBenchmark(Benchmark):
+class ArchTableBenchmark(RowTable):
     """Reads ``path``: one row per architecture of ``space`` (the space unit itself; the yaml
     passes ``${space}``).
 
@@ -62,8 +58,8 @@ class ArchTableBenchmark(Benchmark):
     values are joined by ``|`` (NB101: ``[matrix, ops]``); default: the space's
     ``table_columns`` when the file has them all, else the one column whose first value the
     space parses. ``columns``: ``{our_name: their_column}`` (our names: ``ACCURACY_COLUMNS``);
-    default: every column named like one of ours or an alias (``val_accuracy`` ->
-    ``cifar10_valid``, ``test_accuracy`` -> ``cifar10_test``).
+    the other accuracy columns are found by name, ours or an alias (``val_accuracy`` ->
+    ``cifar10_valid``, ``test_accuracy`` -> ``cifar10_test``; :func:`.table.accuracy_columns`).
     """
 
     name = "arch_table"
@@ -84,7 +80,7 @@ class ArchTableBenchmark(Benchmark):
             raise UserError(f"{where} has no rows: list one architecture per row")
 
         arch_cols = self._arch_columns(df, arch_column, where)
-        mapping = self._accuracy_columns(df, columns, where)
+        mapping = accuracy_columns(df, columns, where, ALIASES)
         self._rows: dict[str, dict] = {}
         first_line: dict[str, int] = {}
         for line, (_, record) in enumerate(df.iterrows(), start=2):  # line 1 is the header
@@ -168,59 +164,9 @@ class ArchTableBenchmark(Benchmark):
             f"{where} has several architecture columns {hits}; pick one with benchmark.arch_column="
         )
 
-    @staticmethod
-    def _accuracy_columns(df: pd.DataFrame, columns, where: str) -> dict[str, str]:
-        if columns is not None and not isinstance(columns, Mapping):
-            raise UserError(
-                f"benchmark.columns must map our names to {where}'s columns, e.g. "
-                f"{{cifar10_valid: val_accuracy}}, not {columns!r}"
-            )
-        given = dict(columns.items()) if columns is not None else {}
-        for ours, theirs in given.items():
-            if ours not in ACCURACY_COLUMNS:
-                raise UserError(
-                    f"benchmark.columns key {ours!r} is not one of {', '.join(ACCURACY_COLUMNS)}"
-                )
-            if theirs not in df.columns:
-                raise UserError(
-                    f"{where} has no column {theirs!r} (benchmark.columns.{ours}); "
-                    f"columns: {list(df.columns)}"
-                )
-        if given:
-            return given
-        by_norm = {_norm(c): c for c in df.columns}
-        mapping = {}
-        for ours in ACCURACY_COLUMNS:
-            for name in (ours,) + ALIASES[ours]:
-                if _norm(name) in by_norm:
-                    mapping[ours] = by_norm[_norm(name)]
-                    break
-        if not mapping:
-            raise UserError(
-                f"{where} has no accuracy column (looked for val_accuracy, test_accuracy or "
-                f"{', '.join(ACCURACY_COLUMNS)}); map yours with "
-                "benchmark.columns='{cifar10_valid: <column>}'"
-            )
-        return mapping
-
     def architectures(self) -> list[str]:
         """The file's architectures (canonical strings), in file order."""
         return list(self._rows)
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def __iter__(self):
-        return iter(self._rows)
-
-    def query(self, arch: str) -> dict:
-        row = self._rows.get(arch.strip())
-        if row is None:
-            raise UserError(
-                f"architecture {_shown(arch, 50)} is not in benchmark table {self.source}; "
-                "check the architecture or use a table that lists it"
-            )
-        return dict(row)
 
 
 def _number(value, where: str, line: int, column: str) -> float:

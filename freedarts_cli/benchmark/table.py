@@ -37,6 +37,69 @@ def _norm(name) -> str:
     return re.sub(r"[^0-9a-z]", "", str(name).lower())
 
 
+def accuracy_columns(df: pd.DataFrame, columns, where: str, aliases: Mapping) -> dict[str, str]:
+    """Ours -> the table's column, for every accuracy column the table has: those ``columns``
+    maps (``benchmark.columns``, checked), the others found by our name or one of ``aliases``
+    (compared ignoring case and punctuation). One error line when there is none."""
+    if columns is not None and not isinstance(columns, Mapping):
+        raise UserError(
+            f"benchmark.columns must map our names to {where}'s columns, "
+            f"e.g. {{cifar10_test: acc}}, not {columns!r}"
+        )
+    given = dict(columns.items()) if columns is not None else {}
+    for ours, theirs in given.items():
+        if ours not in ACCURACY_COLUMNS:
+            raise UserError(
+                f"benchmark.columns key {ours!r} is not one of {', '.join(ACCURACY_COLUMNS)}"
+            )
+        if theirs not in df.columns:
+            raise UserError(
+                f"{where} has no column {theirs!r} (benchmark.columns.{ours}); "
+                f"columns: {list(df.columns)}"
+            )
+    by_norm = {_norm(c): c for c in df.columns}
+    mapping = {}
+    for ours in ACCURACY_COLUMNS:
+        if ours in given:
+            mapping[ours] = given[ours]
+            continue
+        for name in (ours, *aliases[ours]):
+            if _norm(name) in by_norm:
+                mapping[ours] = by_norm[_norm(name)]
+                break
+    if not mapping:
+        known = sorted({a for names in aliases.values() for a in names})[:4]
+        raise UserError(
+            f"{where} has no accuracy column (looked for {', '.join(ACCURACY_COLUMNS)} and "
+            f"names like {', '.join(known)}); map yours with "
+            "benchmark.columns='{cifar10_test: <column>}'"
+        )
+    return mapping
+
+
+class RowTable(Benchmark):
+    """A back-end that holds its whole source as ``self._rows``: arch string -> row."""
+
+    _rows: dict[str, dict]
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __iter__(self):
+        """The architecture strings the table holds."""
+        return iter(self._rows)
+
+    def query(self, arch: str) -> dict:
+        row = self._rows.get(arch.strip())
+        if row is None:
+            shown = arch if len(arch) <= 100 else arch[:97] + "..."
+            raise UserError(
+                f"architecture {shown!r} is not in benchmark table {self.source}; "
+                "check the architecture or use a table that lists it"
+            )
+        return dict(row)  # a caller's edit must not reach the table
+
+
 # What a table's first bytes may be: a CSV (pandas also reads one compressed by its suffix) or,
 # for a .parquet / .pq name, Parquet. Anything else is refused before pandas reads it.
 TEXT_KINDS = ("csv", "text", "empty", "gzip", "bz2", "zip")
@@ -90,7 +153,7 @@ def _is_arch_column(values: pd.Series) -> bool:
     return bool(values.astype(str).str.strip().str.fullmatch(ARCH_RE).all())
 
 
-class TableBenchmark(Benchmark):
+class TableBenchmark(RowTable):
     """Reads a CSV / Parquet table: one arch-string column plus any of our accuracy columns.
 
     ``space`` names the search space whose ``arch`` strings key the table (default nb201).
@@ -112,7 +175,7 @@ class TableBenchmark(Benchmark):
         where = f"benchmark table {path.name}"
 
         arch_col = self._arch_column(df, arch_column, where)
-        mapping = self._accuracy_columns(df, columns, where)
+        mapping = accuracy_columns(df, columns, where, ALIASES)
         index_col = self._index_column(df, index_column, where)
 
         df = df[df[arch_col].notna()]  # blank lines / footers
@@ -172,40 +235,6 @@ class TableBenchmark(Benchmark):
         return hits[0]
 
     @staticmethod
-    def _accuracy_columns(df, columns, where) -> dict:
-        """ours -> theirs, for every accuracy column the table has."""
-        if columns is not None and not isinstance(columns, Mapping):
-            raise UserError(
-                f"benchmark.columns must map our names to {where}'s columns, "
-                f"e.g. {{cifar10_test: acc}}, not {columns!r}"
-            )
-        given = dict(columns.items()) if columns is not None else {}
-        for ours, theirs in given.items():
-            if ours not in ACCURACY_COLUMNS:
-                raise UserError(f"benchmark.columns key {ours!r} is not one of {ACCURACY_COLUMNS}")
-            if theirs not in df.columns:
-                raise UserError(
-                    f"{where} has no column {theirs!r} (benchmark.columns.{ours}); "
-                    f"columns: {list(df.columns)}"
-                )
-        by_norm = {_norm(c): c for c in df.columns}
-        mapping = {}
-        for ours in ACCURACY_COLUMNS:
-            if ours in given:
-                mapping[ours] = given[ours]
-                continue
-            for name in (ours,) + ALIASES[ours]:
-                if _norm(name) in by_norm:
-                    mapping[ours] = by_norm[_norm(name)]
-                    break
-        if not mapping:
-            raise UserError(
-                f"{where} has no accuracy column (expected names like "
-                f"{', '.join(ACCURACY_COLUMNS)}); map them with benchmark.columns="
-            )
-        return mapping
-
-    @staticmethod
     def _index_column(df, index_column, where):
         if index_column is not None:
             if index_column not in df.columns:
@@ -214,19 +243,3 @@ class TableBenchmark(Benchmark):
                 )
             return index_column
         return next((c for c in INDEX_NAMES if c in df.columns), None)
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def __iter__(self):
-        """The architecture strings the table holds."""
-        return iter(self._rows)
-
-    def query(self, arch: str) -> dict:
-        row = self._rows.get(arch.strip())
-        if row is None:
-            raise UserError(
-                f"architecture {arch} is not in benchmark table {self.source}; "
-                "check the arch string or use a complete table"
-            )
-        return dict(row)
