@@ -155,6 +155,20 @@ def columns_for(scores: pd.DataFrame, proxy: str, seed) -> pd.Series:
     return one.dropna()
 
 
+def study_space(scores: pd.DataFrame) -> str | None:
+    """The search space whose architectures every row of ``scores`` holds, told from the strings
+    alone (an archived study carries no config): nb201, darts, nb101, or None (another space,
+    or a mix)."""
+    from .benchmark.table import ARCH_RE
+
+    patterns = {"nb201": ARCH_RE.pattern, "darts": r"Genotype\(.*\)", "nb101": r"[01]{49}\|.+"}
+    archs = scores["arch"].astype(str)
+    for space, pattern in patterns.items():
+        if archs.str.fullmatch(pattern).all():
+            return space
+    return None
+
+
 def study_proxies(scores: pd.DataFrame) -> list[str]:
     """The proxies a score table can report: its network proxies, then every aggregate whose
     parts it holds (in registry order)."""
@@ -344,7 +358,7 @@ def load(paths: Sequence) -> Study | None:
 def report(paths: Sequence) -> tuple[str, pd.DataFrame] | None:
     """The correlation report of every study under ``paths`` (shards merged): our table, then
     each published table beside ours; ``None`` when no ``proxy_scores.csv`` is there."""
-    from .published import CORRELATION_TABLES, correlation_values
+    from .published import correlation_tables, correlation_values
 
     study = load(paths)
     if study is None:
@@ -359,12 +373,7 @@ def report(paths: Sequence) -> tuple[str, pd.DataFrame] | None:
         markdown(summary, images=images),
     ]
     published = correlation_values()
-    # the published tables are NB201 results: beside a DARTS or NB101 study they would mislead
-    from .benchmark.table import ARCH_RE
-
-    if not scores["arch"].astype(str).str.fullmatch(ARCH_RE).all():
-        published = published.iloc[0:0]
-    for table_id, title in CORRELATION_TABLES.items():
+    for table_id, title in correlation_tables(study_space(scores)).items():
         rows = published[published["table"] == table_id]
         rows = rows[rows["proxy"].isin(set(summary["proxy"]))]
         if rows.empty:

@@ -445,46 +445,49 @@ def proxy_scatter(study, datasets, plt):
 
 
 def proxy_tau(study, datasets, plt):
-    """Kendall τ per proxy (mean ± std over seeds), one bar per dataset; the VKDNW re-run's
-    published τ marked with a black cross above each bar it has."""
-    from .correlation import correlations, study_proxies, summarise
-    from .published import correlation_values
+    """Kendall τ per proxy (mean ± std over seeds as error bars), one bar per dataset, proxies
+    ranked by the first dataset's mean τ, best at the top; a published Kendall τ for the
+    study's space (the VKDNW re-run on NB201) marked with a black cross beside each bar it has."""
+    from .correlation import correlations, measured_column, study_space, summarise
+    from .published import CORRELATION_TABLES, correlation_tables, correlation_values
 
     summary = summarise(correlations(study.scores, study.accuracy))
     summary = summary[(summary["metric"] == "kendall") & summary["dataset"].isin(datasets)]
-    proxies = [p for p in study_proxies(study.scores) if p in set(summary["proxy"])]
     shown = [d for d in datasets if d in set(summary["dataset"])]
+    first = summary[summary["dataset"] == shown[0]].set_index("proxy")["mean"] if shown else None
+    proxies = [] if first is None else list(first.sort_values(ascending=False).index)
+    space = study_space(study.scores)
+    tables = correlation_tables(space)
     paper = correlation_values()
-    paper = paper[(paper["table"] == "vkdnw_table1") & (paper["metric"] == "kendall")]
-    paper = {(r.proxy, r.dataset): r.value for r in paper.itertuples()}
+    paper = paper[paper["table"].isin(tables) & (paper["metric"] == "kendall")]
+    marks = {(r.proxy, r.dataset): (r.value, r.table) for r in paper.itertuples()}
     # Horizontal bars, one row per proxy: its name always fits, however many proxies.
     height = 0.8 / max(1, len(shown))
     fig, ax = plt.subplots(figsize=(7.5, max(3.0, 0.22 * len(proxies) * max(1, len(shown)))))
     y = np.arange(len(proxies))
-    marked = False
+    marked: set[str] = set()
     for k, dataset in enumerate(shown):
         rows = summary[summary["dataset"] == dataset].set_index("proxy").reindex(proxies)
         pos = y + (k - (len(shown) - 1) / 2) * height
         ax.barh(pos, rows["mean"], height, xerr=rows["std"], capsize=2, label=DATASETS[dataset])
         for yi, proxy in zip(pos, proxies, strict=True):
-            if (proxy, dataset) in paper:
-                ax.plot(
-                    paper[(proxy, dataset)],
-                    yi,
-                    "kx",
-                    ms=5,
-                    label=None if marked else "VKDNW re-run (published)",
-                )
-                marked = True
+            if (proxy, dataset) in marks:
+                value, table = marks[(proxy, dataset)]
+                label = None if table in marked else CORRELATION_TABLES[table].split(":")[0]
+                ax.plot(value, yi, "kx", ms=5, label=label)
+                marked.add(table)
     ax.axvline(0, color="black", lw=0.6)
     ax.set_yticks(y)
     ax.set_yticklabels(proxies, fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("Kendall τ with test accuracy")
+    column = measured_column(study.accuracy, shown[0]) if shown else None
+    kind = "validation" if column and column.endswith("_valid") else "test"
+    ax.set_xlabel(f"Kendall τ with {kind} accuracy (mean ± std over seeds)")
     n = study.scores["arch"].nunique()
+    where = {"nb201": "NB201", "darts": "DARTS (NB301)", "nb101": "NAS-Bench-101"}.get(space, "")
     ax.set_title(
-        f"Kendall τ per proxy ({n:,} NB201 architectures, "
-        f"{study.scores['seed'].nunique()} seed(s))",
+        f"Kendall τ per proxy ({n:,} {where} architectures, "
+        f"{study.scores['seed'].nunique()} seed(s))".replace("  ", " "),
         fontsize=10,
     )
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))

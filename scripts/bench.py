@@ -41,8 +41,10 @@ networks per space built by the space units (the networks ``freedarts correlate`
 (sampled cells, C=16, N=5), DARTS (NASLib's NB301 network, C=32, 8 cells; the first genotypes of
 the shared Suite-Zero file) and NAS-Bench-101 (stem 128, 3 stacks × 3 cells; the first cells of
 the shared Suite-Zero file), 64 real CIFAR-10 images. It reports the median seconds per
-architecture over architectures × ``--reps``, and PASS/FAIL for issue 24's NB201 targets: every
-proxy <= 0.5 s, all at once <= 2.5 s.
+architecture over architectures × ``--reps`` ("one by one": the sum of the proxies alone, what
+``freedarts correlate`` cost before the shared passes), PASS/FAIL for issue 24's NB201 targets:
+every proxy <= 0.5 s, all at once <= 2.5 s, and the floors of swap, vkdnw and grasp
+(:func:`math_floors`: the passes their math needs, timed on the same networks).
 """
 
 from __future__ import annotations
@@ -314,6 +316,44 @@ def _seeded(fn, seed: int = 0):
     return fn()
 
 
+def math_floors(net: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> dict:
+    """Seconds of the passes that swap, vkdnw and grasp cannot avoid on ``net`` (float32), with
+    none of their own bookkeeping (hooks, re-initialisation, reductions):
+
+    * swap: 32 forwards of 16 images in train mode without gradients (its 32 re-drawn networks
+      each see the 16 images; batch statistics tie the images of one draw together);
+    * vkdnw: a forward of 64 images in eval mode and one backward per class to the input (the
+      per-sample Jacobian of 10 logits: 10 vector-Jacobian products, fewer than the 128
+      Jacobian-vector products forward mode would need for its 128 sampled parameters);
+    * grasp: a train-mode forward, a backward kept differentiable, and the backward of
+      ``gᵀ stopgrad(g)`` through it (the Hessian-vector product).
+    """
+    from freedarts_cli.proxies.base import layers
+
+    x16, x64 = images[:16], images[:64]
+    out = {}
+    net.train()
+    with torch.no_grad():
+        start = time.perf_counter()
+        for _ in range(32):
+            net(x16)
+        out["swap"] = time.perf_counter() - start
+    net.eval()
+    x = x64.clone().requires_grad_(True)
+    start = time.perf_counter()
+    z = net(x)
+    for c in range(z.shape[1]):
+        torch.autograd.grad(z[:, c].sum(), [x], retain_graph=c + 1 < z.shape[1])
+    out["vkdnw"] = time.perf_counter() - start
+    net.train()
+    weights = [layer.weight for layer in layers(net)]
+    start = time.perf_counter()
+    g = torch.autograd.grad(F.cross_entropy(net(x64), labels[:64]), weights, create_graph=True)
+    torch.autograd.grad(sum((gi.detach() * gi).sum() for gi in g), weights)
+    out["grasp"] = time.perf_counter() - start
+    return out
+
+
 def proxy_cost_table(spaces: list[str], archs: int, reps: int, data_root: str) -> int:
     """Issue 24's table: per space, each proxy's median seconds per architecture alone and all
     of them at once (shared passes), on ``archs`` networks × ``reps`` repetitions."""
@@ -334,12 +374,16 @@ def proxy_cost_table(spaces: list[str], archs: int, reps: int, data_root: str) -
         f"'all' = {'score_all (shared passes)' if score_all else 'sum of the proxies alone'}"
     )
     table: dict[str, dict[str, float]] = {}
+    floor: dict[str, dict[str, list[float]]] = {}
     for space in spaces:
         nets = cost_networks(space, archs)
-        times: dict[str, list[float]] = {name: [] for name in [*PROXIES, "all"]}
+        times: dict[str, list[float]] = {name: [] for name in [*PROXIES, "one by one", "all"]}
         for _, build in nets:
             built = {d: build(d) for d in dtypes}
             for _ in range(reps):
+                b32 = batches[torch.float32]
+                for name, sec in math_floors(built[torch.float32], b32.images, b32.labels).items():
+                    floor.setdefault(space, {}).setdefault(name, []).append(sec)
                 total = 0.0
                 for name, proxy in PROXIES.items():
                     torch.manual_seed(seed)
@@ -353,6 +397,7 @@ def proxy_cost_table(spaces: list[str], archs: int, reps: int, data_root: str) -
                         pass
                     times[name].append(time.perf_counter() - start)
                     total += times[name][-1]
+                times["one by one"].append(total)
                 if score_all is not None:
                     start = time.perf_counter()
                     for d in dtypes:
@@ -369,15 +414,26 @@ def proxy_cost_table(spaces: list[str], archs: int, reps: int, data_root: str) -
     print("| proxy | " + " | ".join(f"{s} s/arch" for s in shown) + " | NB201 target |")
     print("|---|" + "---|" * len(shown) + "---|")
     ok = True
-    for name in [*PROXIES, "all"]:
+    for name in [*PROXIES, "one by one", "all"]:
         target = ALL_TARGET_S if name == "all" else PROXY_TARGET_S
         verdict = "–"
-        if "nb201" in table:
+        if "nb201" in table and name != "one by one":
             passed = table["nb201"][name] <= target
             ok &= passed
             verdict = f"<= {target} {'PASS' if passed else 'FAIL'}"
         cells = " | ".join(f"{table[s][name]:.3f}" for s in shown)
         print(f"| {name} | {cells} | {verdict} |")
+    print(
+        "\nFloors (median s/arch, same networks): the passes each of these proxies' math needs, "
+        "without its own bookkeeping (math_floors)"
+    )
+    print("| proxy | " + " | ".join(f"{s} floor | {s} proxy" for s in shown) + " |")
+    print("|---|" + "---|---|" * len(shown))
+    for name in ("swap", "vkdnw", "grasp"):
+        cells = " | ".join(
+            f"{statistics.median(floor[s][name]):.3f} | {table[s][name]:.3f}" for s in shown
+        )
+        print(f"| {name} | {cells} |")
     if "nb201" in table:
         print(
             f"NB201 targets (every proxy <= {PROXY_TARGET_S} s, all <= {ALL_TARGET_S} s): "

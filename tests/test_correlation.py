@@ -103,3 +103,23 @@ def test_read_scores_keeps_one_value_per_arch_proxy_seed_and_names_bad_files(tmp
     bad.write_text("garbage\n1\n")
     with pytest.raises(UserError, match="c.csv"):
         correlation.read_scores([bad])
+
+
+def test_a_study_is_told_its_space_by_its_architecture_strings():
+    from freedarts_cli.published import correlation_tables
+
+    nb201 = "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|"
+    darts = "Genotype(normal=[('sep_conv_3x3', 0)], normal_concat=range(2, 6))"
+    nb101 = "0" * 49 + "|input,conv3x3-bn-relu,output"
+    for archs, space in (
+        ([nb201], "nb201"),
+        ([darts], "darts"),
+        ([nb101], "nb101"),
+        ([nb201, darts], None),  # a mix has no one space: no published table fits it
+        (["resnet18"], None),
+    ):
+        assert correlation.study_space(pd.DataFrame({"arch": archs})) == space
+    assert set(correlation_tables("nb201")) == {"report_table1", "report_table2", "vkdnw_table1"}
+    assert set(correlation_tables("darts")) == {"suite_zero_darts"}
+    assert set(correlation_tables("nb101")) == {"suite_zero_nb101"}
+    assert correlation_tables(None) == {}

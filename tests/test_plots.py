@@ -1,5 +1,6 @@
 """`freedarts figures`: every figure from a synthetic result tree, written as PNG and PDF."""
 
+import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
@@ -148,3 +149,26 @@ def test_a_score_spanning_decades_is_drawn_on_log10_with_zeros_at_the_bottom():
     assert y[1] == 2 and y[2] == 40 and y[0] == 1 and y[3] == -np.inf
     y, label = _score_axis(np.array([1.0, 5.0, 9.0]))
     assert label == "score" and list(y) == [1.0, 5.0, 9.0]
+
+
+def test_proxy_tau_ranks_the_proxies_by_tau_best_first(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from freedarts_cli import correlation
+    from freedarts_cli.plots import proxy_tau
+
+    study = correlation.load([write_study(tmp_path / "study")])
+    # a third proxy that ranks the architectures backwards: its τ is the lowest
+    worst = study.scores[study.scores["proxy"] == "flops"].assign(proxy="backwards")
+    worst["value"] = -worst["value"]
+    study.scores = pd.concat([worst, study.scores], ignore_index=True)
+    fig = proxy_tau(study, ["cifar10", "cifar100"], plt)
+    shown = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    summary = correlation.summarise(correlation.correlations(study.scores, study.accuracy))
+    tau = summary[(summary.metric == "kendall") & (summary.dataset == "cifar10")]
+    assert shown == list(tau.sort_values("mean", ascending=False)["proxy"])
+    assert shown[-1] == "backwards"
+    plt.close(fig)

@@ -284,6 +284,9 @@ def test_correlate_runs_on_the_suite_zero_sets(cli, tmp_path, space, request):
     tables = cli("tables", str(tmp_path))
     assert tables.returncode == 0, tables.stderr[-2000:]
     assert "C10 ρ" in tables.stdout and "Student report" not in tables.stdout  # NB201's tables
+    other = "nb101" if space == "darts" else "darts"
+    assert f"same 500 {'DARTS' if space == 'darts' else 'NAS-Bench-101'}" in tables.stdout
+    assert f"same 500 {'DARTS' if other == 'darts' else 'NAS-Bench-101'}" not in tables.stdout
 
 
 def test_a_malformed_architecture_list_is_one_line_and_exit_2(cli, tmp_path):

@@ -88,7 +88,25 @@ CORRELATION_TABLES = {
     "report_table2": "Student report Table II: Spearman ρ over the top 10 % of archs",
     "vkdnw_table1": "VKDNW (Tybl & Neumann, CVPR 2025) Table 1: independent re-run of the "
     "proxies over all 15,625 NB201 archs, authors' code, 5 runs",
+    "suite_zero_darts": "NAS-Bench-Suite-Zero's proxy values on the same 500 DARTS (NB301) "
+    "architectures: Spearman ρ with CIFAR-10 validation accuracy",
+    "suite_zero_nb101": "NAS-Bench-Suite-Zero's proxy values on the same 500 NAS-Bench-101 "
+    "architectures: Spearman ρ with CIFAR-10 validation accuracy",
 }
+#: The search space each correlation table's architectures come from: a table is shown beside
+#: studies of its space only.
+CORRELATION_SPACES = {
+    "report_table1": "nb201",
+    "report_table2": "nb201",
+    "vkdnw_table1": "nb201",
+    "suite_zero_darts": "darts",
+    "suite_zero_nb101": "nb101",
+}
+
+
+def correlation_tables(space: str | None) -> dict[str, str]:
+    """The correlation tables (id -> title) published for ``space``'s architectures."""
+    return {t: title for t, title in CORRELATION_TABLES.items() if CORRELATION_SPACES[t] == space}
 
 
 @functools.lru_cache(maxsize=1)
