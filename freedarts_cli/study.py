@@ -319,14 +319,21 @@ def run(cfg: DictConfig, out_dir: Path, threads: int | None = None) -> pd.DataFr
             for p in proxies
         ],
     )
+    decoded = {space.decode(c) for c in archs} | {m for ms in table.aliases.values() for m in ms}
+
+    def write_accuracies(scored: set[str]) -> pd.DataFrame:
+        accuracy = correlation.accuracy_table(benchmark, sorted(scored | decoded))
+        write_csv(out_dir / correlation.ACCURACY_TABLE, accuracy.reset_index())
+        return accuracy
+
+    # before scoring too: a study still running (or archived half-way) already reads as a table
+    write_accuracies({arch for arch, _, _ in table.done})
     _score(
         Study(requested, proxies, archs, seeds), space, data, device, DTYPES[str(cfg.dtype)], table
     )
 
     scores = correlation.read_scores([table.path])
-    decoded = {space.decode(c) for c in archs} | {m for ms in table.aliases.values() for m in ms}
-    accuracy = correlation.accuracy_table(benchmark, sorted(set(scores["arch"]) | decoded))
-    write_csv(out_dir / correlation.ACCURACY_TABLE, accuracy.reset_index())
+    accuracy = write_accuracies(set(scores["arch"]))
     summary = correlation.summarise(
         correlation.correlations(
             scores,

@@ -104,6 +104,16 @@ def test_a_killed_run_resumes_without_scoring_twice_or_missing_one(tmp_path, sha
     proc.wait()
     partial = pd.read_csv(table)
     assert 10 <= len(partial) < 80, "the kill came too late to test a resume"
+    # the accuracies are written before scoring: a half-done study already reads as a table
+    assert set(partial["arch"]) <= set(pd.read_csv(out / "accuracies.csv")["arch"])
+    half = subprocess.run(
+        [sys.executable, "-m", "freedarts_cli", "tables", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert half.returncode == 0 and "C10 τ" in half.stdout, half.stderr[-2000:]
     done = subprocess.run(correlate_cmd(out), cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "resuming:" in done.stderr
