@@ -159,12 +159,13 @@ def study_space(scores: pd.DataFrame) -> str | None:
     """The search space whose architectures every row of ``scores`` holds, told from the strings
     alone (an archived study carries no config): nb201, darts, nb101, or None (another space,
     or a mix)."""
-    from .benchmark.table import ARCH_RE
+    from .spaces.darts import DartsSpace
+    from .spaces.nb101 import NB101Space
+    from .spaces.nb201 import NB201Space
 
-    patterns = {"nb201": ARCH_RE.pattern, "darts": r"Genotype\(.*\)", "nb101": r"[01]{49}\|.+"}
     archs = scores["arch"].astype(str)
-    for space, pattern in patterns.items():
-        if archs.str.fullmatch(pattern).all():
+    for space, unit in (("nb201", NB201Space), ("darts", DartsSpace), ("nb101", NB101Space)):
+        if archs.str.fullmatch(unit.arch_pattern).all():
             return space
     return None
 

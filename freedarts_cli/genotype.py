@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -28,6 +29,10 @@ def nb201_string(choice: list[int], ops: list[str], nodes: int = 4) -> str:
         parts.append("|" + "|".join(f"{ops[choice[e + j]]}~{j}" for j in range(i)) + "|")
         e += i
     return "+".join(parts)
+
+
+# The shape of an NB201 string (any op names): how a table's architecture column is recognised.
+NB201_RE = re.compile(r"\|\w+~0\|\+\|\w+~0\|\w+~1\|\+\|\w+~0\|\w+~1\|\w+~2\|")
 
 
 def parse_nb201(arch: str, ops: list[str]) -> list[int]:

@@ -115,6 +115,7 @@ def test_a_study_is_told_its_space_by_its_architecture_strings():
         ([nb201], "nb201"),
         ([darts], "darts"),
         ([nb101], "nb101"),
+        ([nb101, "010001000|input,maxpool3x3,output"], "nb101"),  # cells below 7 vertices
         ([nb201, darts], None),  # a mix has no one space: no published table fits it
         (["resnet18"], None),
     ):

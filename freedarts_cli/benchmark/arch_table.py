@@ -24,7 +24,7 @@ import pandas as pd
 from ..errors import UserError
 from . import KINDS, empty_row, file_kind, log, require_path
 from .table import ALIASES as TABLE_ALIASES
-from .table import RowTable, accuracy_columns
+from .table import RowTable, accuracy_columns, shown
 
 #: Accuracy columns found without ``benchmark.columns``: our name -> the names a file may use
 #: (compared ignoring case and punctuation), the flat NB201 table's names included. A bare
@@ -43,11 +43,6 @@ ALIASES = {
 }
 TEXT_KINDS = ("csv", "text", "gzip", "bz2", "zip")
 JOIN = "|"  # several architecture columns (NB101: matrix, ops) are joined by this
-
-
-def _shown(value, width: int = 70) -> str:
-    text = str(value)
-    return repr(text if len(text) <= width else text[: width - 3] + "...")
 
 
 class ArchTableBenchmark(RowTable):
@@ -95,13 +90,13 @@ class ArchTableBenchmark(RowTable):
                 key = space.decode(space.parse(text))
             except (ValueError, KeyError, IndexError) as e:
                 raise UserError(
-                    f"{where}, line {line}: {_shown(text)} is not a space={space.name} "
+                    f"{where}, line {line}: {shown(text)} is not a space={space.name} "
                     f"architecture ({e}); fix the row or benchmark.arch_column"
                 ) from None
             if key in first_line:
                 raise UserError(
                     f"{where}, lines {first_line[key]} and {line} hold the same architecture "
-                    f"{_shown(key, 50)}; keep one row per architecture"
+                    f"{shown(key, 50)}; keep one row per architecture"
                 )
             first_line[key] = line
             row = empty_row()
@@ -177,7 +172,7 @@ def _number(value, where: str, line: int, column: str) -> float:
         number = float(str(value).strip())
     except ValueError:
         raise UserError(
-            f"{where}, line {line}: {column}={_shown(value, 30)} is not a number; write the "
+            f"{where}, line {line}: {column}={shown(value, 30)} is not a number; write the "
             "accuracy in percent (e.g. 93.5) or leave the cell empty"
         ) from None
     if not math.isfinite(number):

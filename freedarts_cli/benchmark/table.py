@@ -16,9 +16,10 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import UserError
+from ..genotype import NB201_RE
 from . import ACCURACY_COLUMNS, KINDS, Benchmark, empty_row, file_kind, log, require_path
 
-ARCH_RE = re.compile(r"\|\w+~0\|\+\|\w+~0\|\w+~1\|\+\|\w+~0\|\w+~1\|\w+~2\|")
+ARCH_RE = NB201_RE
 INDEX_NAMES = ("benchmark_index", "arch_index", "index")
 
 # Other tables' names for our columns. Names are compared after _norm, so our own names also
@@ -31,6 +32,13 @@ ALIASES = {
     "imagenet16_120_valid": ("ImageNetValidAccuracy200Epochs", "ImageNet16-120_valid"),
     "imagenet16_120_test": ("ImageNetTestAccuracy200Epochs", "ImageNet16-120_test"),
 }
+
+
+def shown(value, width: int = 70) -> str:
+    """``value`` quoted for an error line, cut to ``width`` characters (a DARTS genotype or an
+    NB101 matrix would otherwise fill the terminal)."""
+    text = str(value)
+    return repr(text if len(text) <= width else text[: width - 3] + "...")
 
 
 def _norm(name) -> str:
@@ -92,9 +100,8 @@ class RowTable(Benchmark):
     def query(self, arch: str) -> dict:
         row = self._rows.get(arch.strip())
         if row is None:
-            shown = arch if len(arch) <= 100 else arch[:97] + "..."
             raise UserError(
-                f"architecture {shown!r} is not in benchmark table {self.source}; "
+                f"architecture {shown(arch, 100)} is not in benchmark table {self.source}; "
                 "check the architecture or use a table that lists it"
             )
         return dict(row)  # a caller's edit must not reach the table

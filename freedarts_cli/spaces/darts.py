@@ -23,6 +23,7 @@ network (C=48, 14 cells, 224×224), parameters and multiply-adds via :mod:`freed
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import torch
@@ -324,6 +325,7 @@ class DartsSpace:
     ops = OPS
     removals = "edge"
     table_columns = ("genotype",)  # the architecture column benchmark=arch_table looks for first
+    arch_pattern = re.compile(r"Genotype\(.*\)")
 
     def __init__(
         self,

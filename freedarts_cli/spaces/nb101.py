@@ -32,6 +32,7 @@ the vertices feeding it and adds the projected input if the input feeds it too; 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -286,6 +287,7 @@ class NB101Space:
     name = "nb101"
     ops = OPS
     table_columns = ("matrix", "ops")  # benchmark=arch_table joins them with "|"
+    arch_pattern = re.compile(r"[01]{4,49}\|input,.*output")
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ..edge import MixedEdge, dense_cell
-from ..genotype import argmax_choice, nb201_string, parse_nb201
+from ..genotype import NB201_RE, argmax_choice, nb201_string, parse_nb201
 from ..op import NB201_OPS, ReLUConvBN
 from ..picture import draw_dag
 from ..supernet import Network, Supernet
@@ -163,6 +163,7 @@ class NB201Space:
     name = "nb201"
     edges = EDGES
     ops = OPS
+    arch_pattern = NB201_RE  # what this space's strings look like (study_space tells by it)
     removals = "op"  # iterative pruning: one op per round, journal Algorithm 1 (24 rounds)
 
     def __init__(self, C: int = 16, N: int = 5, num_classes: int = 10, input_size: int = 32):
