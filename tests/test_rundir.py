@@ -157,9 +157,10 @@ def test_sigint_is_one_line_and_leaves_no_result(tmp_path):
     while not (tmp_path / ".hydra" / "config.yaml").exists() and time.time() < deadline:
         time.sleep(0.2)  # the search has started: its folder is claimed and recorded
     time.sleep(1.0)
+    assert proc.poll() is None, "the search ended before it was interrupted"
     proc.send_signal(2)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (out, err)  # out: a run that finished prints its results
     assert "Traceback" not in err and len(err.strip().splitlines()[-1]) < 200
     assert err.strip().splitlines()[-1].startswith("interrupted: freedarts search stopped")
     assert not (tmp_path / "result.csv").exists()

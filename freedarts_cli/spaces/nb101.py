@@ -32,6 +32,7 @@ the vertices feeding it and adds the projected input if the input feeds it too; 
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Sequence
 
@@ -45,6 +46,9 @@ from ..supernet import Network
 OPS = ["conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3"]  # NAS-Bench-101's available_ops order
 INPUT, OUTPUT_LABEL = "input", "output"
 MAX_VERTICES = 7
+# How a network's weights are drawn: PyTorch's defaults, or NAS-Bench-101's port's own
+# (NB101Network.initialise).
+INITS = ("torch", "archai")
 
 # NAS-Bench-101 evaluation network (its config.py defaults): what the benchmark trained
 NB101_STEM, NB101_STACKS, NB101_CELLS_PER_STACK, NB101_CLASSES = 128, 3, 3, 10
@@ -113,6 +117,12 @@ def label_index(name: str) -> int:
 
 
 # --------------------------------------------------------------------------- the network
+
+
+def checked_init(init: str) -> str:
+    if init not in INITS:
+        raise UserError(f"space.network_init={init} is not known: use one of {', '.join(INITS)}")
+    return init
 
 
 class ConvBnRelu(nn.Sequential):
@@ -208,8 +218,10 @@ class NB101Network(Network):
         cells: int = NB101_CELLS_PER_STACK,
         num_classes: int = NB101_CLASSES,
         input_size: int = 32,
+        init: str = "torch",
     ):
         super().__init__()
+        self.init = checked_init(init)
         matrix, labels = pruned_spec(np.asarray(matrix), list(labels))
         self.input_shape = (3, input_size, input_size)
         self.stem = ConvBnRelu(3, stem, 3)
@@ -225,6 +237,23 @@ class NB101Network(Network):
                 c = c_out
         self.cells = nn.ModuleList(layers)
         self.classifier = nn.Linear(c, num_classes)
+
+    def initialise(self) -> None:
+        """PyTorch's default draw (``init="torch"``, as every network here), or NAS-Bench-101's
+        own (``init="archai"``: the ``_initialize_weights`` of the PyTorch port NASLib scores
+        Suite-Zero's NB101 networks with): conv weights N(0, 2/(k²·C_out)), the classifier's
+        N(0, 0.01²) with a zero bias, BN weight 1 and bias 0."""
+        super().initialise()
+        if self.init != "archai":
+            return
+        with torch.no_grad():  # in place: the weights are views of the flat tensor
+            for m in self.modules():
+                if isinstance(m, nn.Conv2d):
+                    fan_out = m.weight[0, 0].numel() * m.out_channels  # k·k·C_out
+                    m.weight.normal_(0.0, math.sqrt(2.0 / fan_out))
+                elif isinstance(m, nn.Linear):
+                    m.weight.normal_(0.0, 0.01)
+                    m.bias.zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
@@ -296,7 +325,9 @@ class NB101Space:
         cells_per_stack: int = NB101_CELLS_PER_STACK,
         num_classes: int = NB101_CLASSES,
         input_size: int = 32,
+        network_init: str = "torch",
     ):
+        self.network_init = checked_init(network_init)
         self.stem_channels, self.stacks = stem_channels, stacks
         self.cells_per_stack = cells_per_stack
         self.num_classes, self.input_size = num_classes, input_size
@@ -326,6 +357,7 @@ class NB101Space:
             self.cells_per_stack,
             self.num_classes,
             self.input_size,
+            self.network_init,
         )
         return net.materialise(dtype, device)
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from freedarts_cli.errors import UserError
 from freedarts_cli.spaces.nb1shot1 import NB1Shot1Space, choice_from
 from freedarts_cli.spaces.nb101 import NB101Network, NB101Space, vertex_channels
 
@@ -110,3 +111,32 @@ def test_every_shared_architecture_builds_and_runs(nb101_set):
     for row in rows(nb101_set):
         net = space.network(space.parse(f"{row['matrix']}|{row['ops']}"), torch.float32, CPU)
         assert torch.isfinite(net(x)).all()
+
+
+def test_archai_init_is_nas_bench_101s_own_draw():
+    """network_init=archai: convs N(0, 2/(k²·C_out)), classifier N(0, 0.01²), zero bias, as the
+    PyTorch port NASLib scores Suite-Zero's cells with; the default stays PyTorch's; a seed
+    gives the same weights."""
+    from torch import nn
+
+    arch = INCEPTION
+
+    def build(init):
+        space = NB101Space(stem_channels=32, stacks=1, cells_per_stack=1, network_init=init)
+        torch.manual_seed(0)
+        return space.network(space.parse(arch), torch.float32, CPU)
+
+    net = build("archai")
+    convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
+    for conv in convs:
+        want = (2.0 / (conv.kernel_size[0] * conv.kernel_size[1] * conv.out_channels)) ** 0.5
+        assert abs(conv.weight.std().item() / want - 1) < 0.15, conv
+    assert abs(net.classifier.weight.std().item() / 0.01 - 1) < 0.15
+    assert not net.classifier.bias.any()
+    assert torch.equal(net._flat, build("archai")._flat)
+    default = build("torch")
+    bound = 1 / convs[0].weight[0].numel() ** 0.5
+    assert default.stem[0].weight.abs().max() <= bound  # PyTorch's U(±1/√fan_in)
+    assert net.stem[0].weight.abs().max() > bound
+    with pytest.raises(UserError, match="network_init=xavier"):
+        NB101Space(network_init="xavier")
