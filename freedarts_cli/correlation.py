@@ -179,16 +179,30 @@ def study_proxies(scores: pd.DataFrame) -> list[str]:
 
 
 def correlations(
-    scores: pd.DataFrame, accuracy: pd.DataFrame, proxies: Sequence[str] | None = None
+    scores: pd.DataFrame,
+    accuracy: pd.DataFrame,
+    proxies: Sequence[str] | None = None,
+    common: bool = False,
 ) -> pd.DataFrame:
     """One row per proxy × dataset × metric × seed: the correlation over the architectures both
     scored by the proxy and known to the benchmark (``accuracy``: indexed by arch, with the
-    :data:`DATASETS` columns). ``failed``: architectures whose value was not finite (left out)."""
+    :data:`DATASETS` columns). ``failed``: architectures whose value was not finite (left out).
+
+    ``common``: only the architectures that every seed scoring the proxy scored, so that a mean
+    and spread over seeds compare the same networks (a study may score seed 0 on 500 and seeds
+    1–2 on the first 100)."""
     rows = []
+    seeds = sorted(scores["seed"].unique())
     for proxy in proxies or study_proxies(scores):
-        for seed in sorted(scores["seed"].unique()):
-            values = columns_for(scores, proxy, seed)
+        by_seed = {seed: columns_for(scores, proxy, seed) for seed in seeds}
+        if common:
+            sets = [set(v.index) for v in by_seed.values() if len(v)]
+            shared = set.intersection(*sets) if sets else set()
+            by_seed = {seed: v[v.index.isin(shared)] for seed, v in by_seed.items()}
+        for seed, values in by_seed.items():
             mine = scores[(scores["seed"] == seed) & (scores["proxy"] == proxy)]
+            if values.empty and mine.empty:
+                continue  # this seed did not score the proxy (or, for an aggregate, its parts)
             failed = int(mine["value"].isna().sum())
             for dataset in DATASETS:
                 column = measured_column(accuracy, dataset)
@@ -238,6 +252,12 @@ def summarise(per_seed: pd.DataFrame) -> pd.DataFrame:
         failed=("failed", "max"),
     ).reset_index()
     return out
+
+
+def even_seeds(scores: pd.DataFrame) -> bool:
+    """Whether every seed that scored a proxy scored the same architectures."""
+    sets = scores.groupby(["proxy", "seed"])["arch"].agg(frozenset)
+    return bool((sets.groupby(level="proxy").nunique() <= 1).all())
 
 
 def seconds_per_arch(scores: pd.DataFrame) -> pd.DataFrame:
@@ -365,23 +385,44 @@ def report(paths: Sequence) -> tuple[str, pd.DataFrame] | None:
     if study is None:
         return None
     scores, accuracy, images, files = study.scores, study.accuracy, study.images, study.tables
-    summary = summarise(correlations(scores, accuracy))
+    per_seed = correlations(scores, accuracy)
     parts = [
         f"## Proxy study: {scores['arch'].nunique():,} architectures, seeds "
         f"{', '.join(map(str, sorted(scores['seed'].unique())))} ({files} score table"
         f"{'s' if files > 1 else ''})",
         "",
-        markdown(summary, images=images),
     ]
+    if even_seeds(scores):
+        summary = widest = summarise(per_seed)
+        parts.append(markdown(summary, images=images))
+    else:
+        # A mean over seeds that scored different architectures would mix samples: the main
+        # table keeps the architectures every seed scored, then each seed alone on all of its.
+        summary = summarise(correlations(scores, accuracy, common=True))
+        parts += [
+            "Every seed on the architectures all of a proxy's seeds scored (mean ± std):",
+            "",
+            markdown(summary, images=images),
+        ]
+        counts = per_seed.groupby("seed")["n_archs"].max()
+        for seed in counts.index:
+            parts += [
+                "",
+                f"### Seed {seed} alone, every architecture it scored",
+                "",
+                markdown(summarise(per_seed[per_seed["seed"] == seed]), images=images),
+            ]
+        # the published tables meet our widest single-seed table (the most architectures)
+        widest = summarise(per_seed[per_seed["seed"] == counts.idxmax()])
     published = correlation_values()
     for table_id, title in correlation_tables(study_space(scores)).items():
         rows = published[published["table"] == table_id]
-        rows = rows[rows["proxy"].isin(set(summary["proxy"]))]
+        rows = rows[rows["proxy"].isin(set(widest["proxy"]))]
         if rows.empty:
             continue
         paper = {(r.proxy, r.dataset, r.metric): r.value for r in rows.itertuples()}
-        keys = zip(summary["proxy"], summary["dataset"], summary["metric"], strict=True)
-        mine = summary[[key in paper for key in keys]]
+        keys = zip(widest["proxy"], widest["dataset"], widest["metric"], strict=True)
+        mine = widest[[key in paper for key in keys]]
         parts += ["", f"### {title}: ours \\| paper", "", markdown(mine, published=paper)]
     cost = seconds_per_arch(scores)
     parts += [

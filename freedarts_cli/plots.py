@@ -451,7 +451,8 @@ def proxy_tau(study, datasets, plt):
     from .correlation import correlations, measured_column, study_space, summarise
     from .published import CORRELATION_TABLES, correlation_tables, correlation_values
 
-    summary = summarise(correlations(study.scores, study.accuracy))
+    # error bars over seeds compare the same networks: the architectures every seed scored
+    summary = summarise(correlations(study.scores, study.accuracy, common=True))
     summary = summary[(summary["metric"] == "kendall") & summary["dataset"].isin(datasets)]
     shown = [d for d in datasets if d in set(summary["dataset"])]
     first = summary[summary["dataset"] == shown[0]].set_index("proxy")["mean"] if shown else None
@@ -483,7 +484,7 @@ def proxy_tau(study, datasets, plt):
     column = measured_column(study.accuracy, shown[0]) if shown else None
     kind = "validation" if column and column.endswith("_valid") else "test"
     ax.set_xlabel(f"Kendall τ with {kind} accuracy (mean ± std over seeds)")
-    n = study.scores["arch"].nunique()
+    n = int(summary["n_archs"].max()) if len(summary) else 0
     where = {"nb201": "NB201", "darts": "DARTS (NB301)", "nb101": "NAS-Bench-101"}.get(space, "")
     ax.set_title(
         f"Kendall τ per proxy ({n:,} {where} architectures, "

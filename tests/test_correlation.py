@@ -93,6 +93,34 @@ def test_correlations_and_summary_over_seeds():
     assert per_seed[per_seed.seed == 2]["failed"].max() == 1
 
 
+def test_seeds_over_different_architectures_are_compared_on_the_common_ones(tmp_path):
+    """Seed 0 on 30 architectures, seed 1 on the first 10 (a study that scored more seeds on a
+    prefix): the mean over seeds keeps the 10 both scored, and each seed is also shown alone."""
+    archs = [f"a{i}" for i in range(30)]
+    acc = pd.DataFrame({"cifar10_test": np.arange(30.0)}, index=archs)
+    # seed 0 ranks the first 10 perfectly and the rest backwards; seed 1 ranks its 10 perfectly
+    rows = [(a, "p", 0, float(i if i < 10 else -i), 0.0) for i, a in enumerate(archs)]
+    rows += [(a, "p", 1, float(i), 0.0) for i, a in enumerate(archs[:10])]
+    scores = scores_frame(rows)
+    assert not correlation.even_seeds(scores)
+    assert correlation.even_seeds(scores[scores["arch"].isin(archs[:10])])
+    common = correlation.correlations(scores, acc, common=True)
+    tau = common[common.metric == "kendall"]
+    assert tau["n_archs"].to_list() == [10, 10] and tau["value"].to_list() == pytest.approx([1, 1])
+    every = correlation.correlations(scores, acc)
+    assert every[every.metric == "kendall"]["n_archs"].to_list() == [30, 10]
+
+    run = tmp_path / "run"
+    run.mkdir()
+    scores.to_csv(run / correlation.SCORE_TABLE, index=False)
+    acc.rename_axis("arch").reset_index().to_csv(run / correlation.ACCURACY_TABLE, index=False)
+    text, summary = correlation.report([run])
+    assert "all of a proxy's seeds scored" in text
+    assert "### Seed 0 alone" in text and "### Seed 1 alone" in text
+    main = summary[(summary.metric == "kendall") & (summary.dataset == "cifar10")].iloc[0]
+    assert (main["n_archs"], main["n_seeds"], main["mean"]) == (10, 2, pytest.approx(1.0))
+
+
 def test_read_scores_keeps_one_value_per_arch_proxy_seed_and_names_bad_files(tmp_path):
     good = tmp_path / "a.csv"
     scores_frame([("x", "p", 0, 1.0, 0.1), ("y", "p", 0, 2.0, 0.1)]).to_csv(good, index=False)
