@@ -484,10 +484,12 @@ def proxy_tau(study, datasets, plt):
     column = measured_column(study.accuracy, shown[0]) if shown else None
     kind = "validation" if column and column.endswith("_valid") else "test"
     ax.set_xlabel(f"Kendall τ with {kind} accuracy (mean ± std over seeds)")
-    n = int(summary["n_archs"].max()) if len(summary) else 0
+    # a proxy scored on fewer seeds is averaged over more architectures: give the range
+    counts = sorted(set(summary["n_archs"].astype(int))) or [0]
+    n = f"{counts[0]:,}" if len(counts) == 1 else f"{counts[0]:,}–{counts[-1]:,}"
     where = {"nb201": "NB201", "darts": "DARTS (NB301)", "nb101": "NAS-Bench-101"}.get(space, "")
     ax.set_title(
-        f"Kendall τ per proxy ({n:,} {where} architectures, "
+        f"Kendall τ per proxy ({n} {where} architectures, "
         f"{study.scores['seed'].nunique()} seed(s))".replace("  ", " "),
         fontsize=10,
     )

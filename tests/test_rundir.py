@@ -143,7 +143,7 @@ def test_sigint_is_one_line_and_leaves_no_result(tmp_path):
             "-m",
             "freedarts_cli",
             "search",
-            "space=darts",
+            "space=darts_20cells",  # minutes of work: it cannot end before the signal lands
             "pruning=iterative",
             "benchmark=none",
             f"hydra.run.dir={tmp_path}",
@@ -156,6 +156,7 @@ def test_sigint_is_one_line_and_leaves_no_result(tmp_path):
     deadline = time.time() + 120
     while not (tmp_path / ".hydra" / "config.yaml").exists() and time.time() < deadline:
         time.sleep(0.2)  # the search has started: its folder is claimed and recorded
+    assert (tmp_path / ".hydra" / "config.yaml").exists(), "the search never recorded its config"
     time.sleep(1.0)
     assert proc.poll() is None, "the search ended before it was interrupted"
     proc.send_signal(2)
