@@ -404,16 +404,16 @@ def report(paths: Sequence) -> tuple[str, pd.DataFrame] | None:
             "",
             markdown(summary, images=images),
         ]
-        counts = per_seed.groupby("seed")["n_archs"].max()
-        for seed in counts.index:
+        alone = {seed: summarise(rows) for seed, rows in per_seed.groupby("seed")}
+        for seed, seed_summary in alone.items():
             parts += [
                 "",
                 f"### Seed {seed} alone, every architecture it scored",
                 "",
-                markdown(summarise(per_seed[per_seed["seed"] == seed]), images=images),
+                markdown(seed_summary, images=images),
             ]
         # the published tables meet our widest single-seed table (the most architectures)
-        widest = summarise(per_seed[per_seed["seed"] == counts.idxmax()])
+        widest = alone[per_seed.groupby("seed")["n_archs"].max().idxmax()]
     published = correlation_values()
     for table_id, title in correlation_tables(study_space(scores)).items():
         rows = published[published["table"] == table_id]

@@ -26,32 +26,27 @@ import numpy as np
 import pandas as pd
 
 from freedarts_cli.benchmark.arch_table import ArchTableBenchmark
+from freedarts_cli.correlation import SCORE_TABLE, read_scores, spearman
 from freedarts_cli.errors import UserError
+from freedarts_cli.spaces.darts import DartsSpace
+from freedarts_cli.spaces.nb101 import NB101Space
 
-SPACES = {"darts": "nasbench301", "nb101": "nasbench101"}  # our space -> their JSON's key
+# our space -> its unit and the key of NASLib's JSON
+SPACES = {"darts": (DartsSpace, "nasbench301"), "nb101": (NB101Space, "nasbench101")}
 NAMES = {"jacob_cov": "jacov"}  # ours -> Suite-Zero's, where they differ
-
-
-def space_unit(space: str):
-    if space == "darts":
-        from freedarts_cli.spaces.darts import DartsSpace
-
-        return DartsSpace()
-    from freedarts_cli.spaces.nb101 import NB101Space
-
-    return NB101Space()
 
 
 def theirs(space: str, table: Path, suite_zero: Path) -> pd.DataFrame:
     """Suite-Zero's values, one row per architecture of ``table`` (indexed by our strings)."""
-    bench = ArchTableBenchmark(table, space=space_unit(space))
+    unit, key = SPACES[space]
+    bench = ArchTableBenchmark(table, space=unit())
     archs = bench.architectures()
     try:
-        data = json.loads(Path(suite_zero).read_text())[SPACES[space]]["cifar10"]
+        data = json.loads(Path(suite_zero).read_text())[key]["cifar10"]
     except (OSError, ValueError, KeyError) as e:
         raise UserError(
-            f"suite_zero={suite_zero} is not NASLib's zc_{SPACES[space]}.json "
-            f"({type(e).__name__}: {e}); give naslib/data/zc_{SPACES[space]}.json"
+            f"suite_zero={suite_zero} is not NASLib's zc_{key}.json "
+            f"({type(e).__name__}: {e}); give naslib/data/zc_{key}.json"
         ) from e
     df = pd.DataFrame(list(data.values()))
     if len(df) != len(archs):
@@ -76,14 +71,14 @@ def agreement(ours: pd.DataFrame, suite: pd.DataFrame) -> pd.DataFrame:
             join="inner",
         ).dropna()
         both = both[np.isfinite(both["ours"])]
-        rho = both.corr(method="spearman")
+        ours_v, theirs_v, acc = (both[c].to_numpy() for c in ("ours", "theirs", "val_accuracy"))
         rows.append(
             {
                 "proxy": proxy,
                 "n": len(both),
-                "ours~acc": rho.loc["ours", "val_accuracy"],
-                "theirs~acc": rho.loc["theirs", "val_accuracy"],
-                "ours~theirs": rho.loc["ours", "theirs"],
+                "ours~acc": spearman(ours_v, acc),
+                "theirs~acc": spearman(theirs_v, acc),
+                "ours~theirs": spearman(ours_v, theirs_v),
             }
         )
     return pd.DataFrame(rows)
@@ -98,10 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     try:
-        path = Path(args.archive) / "proxy_scores.csv.gz"
+        path = Path(args.archive) / f"{SCORE_TABLE}.gz"
         if not path.is_file():
-            raise UserError(f"--archive {args.archive} has no proxy_scores.csv.gz: pack a study")
-        scores = pd.read_csv(path)
+            raise UserError(f"--archive {args.archive} has no {path.name}: pack a study")
+        scores = read_scores([path])
         scores = scores[scores["seed"] == args.seed]
         ours = scores.pivot_table(index="arch", columns="proxy", values="value", aggfunc="first")
         table = agreement(ours, theirs(args.space, Path(args.table), args.suite_zero))

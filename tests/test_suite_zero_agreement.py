@@ -42,7 +42,13 @@ def files(tmp_path, theirs_jacov, acc=ACC):
     archive.mkdir(exist_ok=True)
     ours = [1.0, 0.5, -2.0, 3.0, 2.0]  # ranks like ACC
     pd.DataFrame(
-        {"arch": [f"{m}|{o}" for m, o in CELLS], "proxy": "jacob_cov", "seed": 0, "value": ours}
+        {
+            "arch": [f"{m}|{o}" for m, o in CELLS],
+            "proxy": "jacob_cov",
+            "seed": 0,
+            "value": ours,
+            "seconds": 0.1,
+        }
     ).to_csv(archive / "proxy_scores.csv.gz", index=False)
     return ["--space", "nb101", "--table", str(table), "--suite-zero", str(suite),
             "--archive", str(archive)]  # fmt: skip
