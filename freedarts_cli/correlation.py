@@ -155,19 +155,31 @@ def columns_for(scores: pd.DataFrame, proxy: str, seed) -> pd.Series:
     return one.dropna()
 
 
-def study_space(scores: pd.DataFrame) -> str | None:
-    """The search space whose architectures every row of ``scores`` holds, told from the strings
-    alone (an archived study carries no config): nb201, darts, nb101, or None (another space,
-    or a mix)."""
+def _study_units() -> dict:
+    """The spaces a proxy study can hold, by name (imported late: the space units import torch
+    models this module does not otherwise need)."""
     from .spaces.darts import DartsSpace
     from .spaces.nb101 import NB101Space
     from .spaces.nb201 import NB201Space
 
+    return {"nb201": NB201Space, "darts": DartsSpace, "nb101": NB101Space}
+
+
+def study_space(scores: pd.DataFrame) -> str | None:
+    """The search space whose architectures every row of ``scores`` holds, told from the strings
+    alone (an archived study carries no config): nb201, darts, nb101, or None (another space,
+    or a mix)."""
     archs = scores["arch"].astype(str)
-    for space, unit in (("nb201", NB201Space), ("darts", DartsSpace), ("nb101", NB101Space)):
+    for space, unit in _study_units().items():
         if archs.str.fullmatch(unit.arch_pattern).all():
             return space
     return None
+
+
+def space_title(space: str | None) -> str:
+    """How figures name a study's space (its unit's ``title``; empty for an unknown space)."""
+    unit = _study_units().get(space or "")
+    return unit.title if unit else ""
 
 
 def study_proxies(scores: pd.DataFrame) -> list[str]:

@@ -448,7 +448,7 @@ def proxy_tau(study, datasets, plt):
     """Kendall τ per proxy (mean ± std over seeds as error bars), one bar per dataset, proxies
     ranked by the first dataset's mean τ, best at the top; a published Kendall τ for the
     study's space (the VKDNW re-run on NB201) marked with a black cross beside each bar it has."""
-    from .correlation import correlations, measured_column, study_space, summarise
+    from .correlation import correlations, measured_column, space_title, study_space, summarise
     from .published import CORRELATION_TABLES, correlation_tables, correlation_values
 
     # error bars over seeds compare the same networks: the architectures every seed scored
@@ -487,7 +487,7 @@ def proxy_tau(study, datasets, plt):
     # a proxy scored on fewer seeds is averaged over more architectures: give the range
     counts = sorted(set(summary["n_archs"].astype(int))) or [0]
     n = f"{counts[0]:,}" if len(counts) == 1 else f"{counts[0]:,}–{counts[-1]:,}"
-    where = {"nb201": "NB201", "darts": "DARTS (NB301)", "nb101": "NAS-Bench-101"}.get(space, "")
+    where = space_title(space)
     ax.set_title(
         f"Kendall τ per proxy ({n} {where} architectures, "
         f"{study.scores['seed'].nunique()} seed(s))".replace("  ", " "),

@@ -152,3 +152,9 @@ def test_a_study_is_told_its_space_by_its_architecture_strings():
     assert set(correlation_tables("darts")) == {"suite_zero_darts"}
     assert set(correlation_tables("nb101")) == {"suite_zero_nb101"}
     assert correlation_tables(None) == {}
+    assert [correlation.space_title(s) for s in ("nb201", "darts", "nb101", None)] == [
+        "NB201",
+        "DARTS (NB301)",
+        "NAS-Bench-101",
+        "",
+    ]

@@ -326,6 +326,7 @@ class DartsSpace:
     removals = "edge"
     table_columns = ("genotype",)  # the architecture column benchmark=arch_table looks for first
     arch_pattern = re.compile(r"Genotype\(.*\)")
+    title = "DARTS (NB301)"  # how figures name the space
 
     def __init__(
         self,

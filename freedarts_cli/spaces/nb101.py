@@ -317,6 +317,7 @@ class NB101Space:
     ops = OPS
     table_columns = ("matrix", "ops")  # benchmark=arch_table joins them with "|"
     arch_pattern = re.compile(r"[01]{4,49}\|input,.*output")
+    title = "NAS-Bench-101"  # how figures name the space
 
     def __init__(
         self,

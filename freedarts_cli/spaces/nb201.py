@@ -164,6 +164,7 @@ class NB201Space:
     edges = EDGES
     ops = OPS
     arch_pattern = NB201_RE  # what this space's strings look like (study_space tells by it)
+    title = "NB201"  # how figures name the space
     removals = "op"  # iterative pruning: one op per round, journal Algorithm 1 (24 rounds)
 
     def __init__(self, C: int = 16, N: int = 5, num_classes: int = 10, input_size: int = 32):
