@@ -155,7 +155,7 @@ def columns_for(scores: pd.DataFrame, proxy: str, seed) -> pd.Series:
     return one.dropna()
 
 
-def _study_units() -> dict:
+def study_units() -> dict:
     """The spaces a proxy study can hold, by name (imported late: the space units import torch
     models this module does not otherwise need)."""
     from .spaces.darts import DartsSpace
@@ -170,7 +170,7 @@ def study_space(scores: pd.DataFrame) -> str | None:
     alone (an archived study carries no config): nb201, darts, nb101, or None (another space,
     or a mix)."""
     archs = scores["arch"].astype(str)
-    for space, unit in _study_units().items():
+    for space, unit in study_units().items():
         if archs.str.fullmatch(unit.arch_pattern).all():
             return space
     return None
@@ -178,7 +178,7 @@ def study_space(scores: pd.DataFrame) -> str | None:
 
 def space_title(space: str | None) -> str:
     """How figures name a study's space (its unit's ``title``; empty for an unknown space)."""
-    unit = _study_units().get(space or "")
+    unit = study_units().get(space or "")
     return unit.title if unit else ""
 
 

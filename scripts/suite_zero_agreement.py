@@ -26,20 +26,17 @@ import numpy as np
 import pandas as pd
 
 from freedarts_cli.benchmark.arch_table import ArchTableBenchmark
-from freedarts_cli.correlation import SCORE_TABLE, read_scores, spearman
+from freedarts_cli.correlation import SCORE_TABLE, read_scores, spearman, study_units
 from freedarts_cli.errors import UserError
-from freedarts_cli.spaces.darts import DartsSpace
-from freedarts_cli.spaces.nb101 import NB101Space
 
-# our space -> its unit and the key of NASLib's JSON
-SPACES = {"darts": (DartsSpace, "nasbench301"), "nb101": (NB101Space, "nasbench101")}
+SPACES = {"darts": "nasbench301", "nb101": "nasbench101"}  # our space -> their JSON's key
 NAMES = {"jacob_cov": "jacov"}  # ours -> Suite-Zero's, where they differ
 
 
 def theirs(space: str, table: Path, suite_zero: Path) -> pd.DataFrame:
     """Suite-Zero's values, one row per architecture of ``table`` (indexed by our strings)."""
-    unit, key = SPACES[space]
-    bench = ArchTableBenchmark(table, space=unit())
+    key = SPACES[space]
+    bench = ArchTableBenchmark(table, space=study_units()[space]())
     archs = bench.architectures()
     try:
         data = json.loads(Path(suite_zero).read_text())[key]["cifar10"]
