@@ -182,6 +182,31 @@ def space_title(space: str | None) -> str:
     return unit.title if unit else ""
 
 
+#: ``freedarts tables per=...``: every architecture string, or one per isomorphism class.
+PER = ("arch", "class")
+
+
+def one_per_class(scores: pd.DataFrame) -> pd.DataFrame:
+    """The rows of one architecture per isomorphism class (the space's ``canonical``): the
+    class member a ``dedup`` study scored (a finite ``seconds``; its copies have none), the
+    smallest string among several. The population of published re-runs that score each distinct
+    network once (the VKDNW re-run: NB201's 15,625 strings are 6,466 classes)."""
+    space = study_space(scores)
+    unit = study_units().get(space or "")
+    if unit is None or not hasattr(unit, "canonical"):
+        raise UserError(
+            f"per=class: the study's architectures ({space or 'no single known space'}) have no "
+            "isomorphism classes to group by: use per=arch"
+        )
+    space_unit = unit()
+    archs = scores.groupby("arch")["seconds"].apply(lambda s: bool(s.notna().any()))
+    table = pd.DataFrame({"arch": archs.index, "scored": archs.to_numpy()})
+    table["key"] = [space_unit.canonical(space_unit.parse(a)) for a in table["arch"]]
+    table = table.sort_values(["scored", "arch"], ascending=[False, True])
+    keep = set(table.drop_duplicates("key")["arch"])
+    return scores[scores["arch"].isin(keep)]
+
+
 def study_proxies(scores: pd.DataFrame) -> list[str]:
     """The proxies a score table can report: its network proxies, then every aggregate whose
     parts it holds (in registry order)."""
@@ -388,18 +413,29 @@ def load(paths: Sequence) -> Study | None:
     return Study(scores, accuracy.set_index("arch"), images, len(files))
 
 
-def report(paths: Sequence) -> tuple[str, pd.DataFrame] | None:
+def report(paths: Sequence, per: str = "arch") -> tuple[str, pd.DataFrame] | None:
     """The correlation report of every study under ``paths`` (shards merged): our table, then
-    each published table beside ours; ``None`` when no ``proxy_scores.csv`` is there."""
+    each published table beside ours; ``None`` when no ``proxy_scores.csv`` is there.
+    ``per="class"``: over one architecture per isomorphism class (:func:`one_per_class`)."""
     from .published import correlation_tables, correlation_values
 
+    if per not in PER:
+        raise UserError(f"per={per} is not one of {', '.join(PER)}: use per=arch or per=class")
     study = load(paths)
     if study is None:
         return None
     scores, accuracy, images, files = study.scores, study.accuracy, study.images, study.tables
+    strings = scores["arch"].nunique()
+    if per == "class":
+        scores = one_per_class(scores)
     per_seed = correlations(scores, accuracy)
+    counted = (
+        f"{scores['arch'].nunique():,} isomorphism classes of {strings:,} architectures"
+        if per == "class"
+        else f"{strings:,} architectures"
+    )
     parts = [
-        f"## Proxy study: {scores['arch'].nunique():,} architectures, seeds "
+        f"## Proxy study: {counted}, seeds "
         f"{', '.join(map(str, sorted(scores['seed'].unique())))} ({files} score table"
         f"{'s' if files > 1 else ''})",
         "",

@@ -158,3 +158,39 @@ def test_a_study_is_told_its_space_by_its_architecture_strings():
         "NAS-Bench-101",
         "",
     ]
+
+
+def test_per_class_keeps_one_architecture_per_isomorphism_class(tmp_path):
+    """per=class: a dedup study's copied rows (seconds NaN) drop out, so each distinct network
+    counts once; a space without isomorphism classes, or an unknown ``per``, is one clear error."""
+    from freedarts_cli.spaces.nb201 import NB201Space
+
+    space = NB201Space()
+    classes: dict[str, list[str]] = {}
+    for choice in space.architectures():
+        classes.setdefault(space.canonical(choice), []).append(space.decode(choice))
+    pairs = [members for members in classes.values() if len(members) == 2][:6]
+    singles = [members[0] for members in classes.values() if len(members) == 1][:6]
+    # each pair: the representative scored (seconds), its twin a copy (seconds NaN)
+    rows = [(a, "p", 0, float(i), 0.1) for i, (a, _) in enumerate(pairs)]
+    rows += [(b, "p", 0, float(i), math.nan) for i, (_, b) in enumerate(pairs)]
+    rows += [(a, "p", 0, float(10 + i), 0.1) for i, a in enumerate(singles)]
+    scores = scores_frame(rows)
+    kept = correlation.one_per_class(scores)
+    assert set(kept["arch"]) == {a for a, _ in pairs} | set(singles)
+
+    run = tmp_path / "run"
+    run.mkdir()
+    scores.to_csv(run / correlation.SCORE_TABLE, index=False)
+    archs = sorted(scores["arch"].unique())
+    acc = pd.DataFrame({"arch": archs, "cifar10_test": np.arange(len(archs), dtype=float)})
+    acc.to_csv(run / correlation.ACCURACY_TABLE, index=False)
+    text, summary = correlation.report([run], per="class")
+    assert "12 isomorphism classes of 18 architectures" in text
+    assert set(summary["n_archs"]) == {12}
+    assert set(correlation.report([run])[1]["n_archs"]) == {18}
+    with pytest.raises(UserError, match="per=both is not one of arch, class"):
+        correlation.report([run], per="both")
+    darts = scores_frame([("Genotype(normal=[('sep_conv_3x3', 0)])", "p", 0, 1.0, 0.1)])
+    with pytest.raises(UserError, match="use per=arch"):
+        correlation.one_per_class(darts)

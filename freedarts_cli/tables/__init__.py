@@ -87,14 +87,16 @@ def correlation_report(cfg: DictConfig, paths) -> str | None:
     the published correlations beside; writes ``correlation_study.md`` / ``.csv``."""
     from .. import correlation
 
-    found = correlation.report(paths)
+    per = str(cfg.get("per", "arch"))
+    found = correlation.report(paths, per=per)
     if found is None:
         return None
     text, summary = found
     out = _out_dir(cfg, paths)
-    write_csv(out / "correlation_study.csv", summary)
-    write_text(out / "correlation_study.md", text + "\n")
-    return f"{text}\n\nwrote {out / 'correlation_study.md'} and {out / 'correlation_study.csv'}"
+    stem = "correlation_study" + ("_per_class" if per == "class" else "")
+    write_csv(out / f"{stem}.csv", summary)
+    write_text(out / f"{stem}.md", text + "\n")
+    return f"{text}\n\nwrote {out / f'{stem}.md'} and {out / f'{stem}.csv'}"
 
 
 def make_paper_table(cfg: DictConfig, df: pd.DataFrame | None = None) -> str:
