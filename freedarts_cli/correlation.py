@@ -376,16 +376,31 @@ def find(paths: Iterable, name: str) -> list[Path]:
 @dataclass
 class Study:
     """Every ``correlate`` folder under some paths, merged: the score table, the accuracies of
-    its architectures, which images scored each proxy, and the number of score tables."""
+    its architectures, which images scored each proxy, the number of score tables, and how many
+    architecture strings the tables hold (``scores`` may keep one per class of them)."""
 
     scores: pd.DataFrame
     accuracy: pd.DataFrame
     images: dict
     tables: int
+    strings: int
+    per: str = "arch"
+
+    def counted(self) -> str:
+        """``"N architectures"``, or ``"K isomorphism classes of N architectures"``."""
+        n = f"{self.strings:,} architectures"
+        return (
+            f"{self.scores['arch'].nunique():,} isomorphism classes of {n}"
+            if self.per == "class"
+            else n
+        )
 
 
-def load(paths: Sequence) -> Study | None:
-    """The studies under ``paths`` (shards merged); ``None`` when no ``proxy_scores.csv``."""
+def load(paths: Sequence, per: str = "arch") -> Study | None:
+    """The studies under ``paths`` (shards merged); ``None`` when no ``proxy_scores.csv``.
+    ``per="class"``: the rows of one architecture per isomorphism class (:func:`one_per_class`)."""
+    if per not in PER:
+        raise UserError(f"per={per} is not one of {', '.join(PER)}: use per=arch or per=class")
     # a study archived in the repository (freedarts_cli.archive) holds the same tables gzipped
     files = find(paths, SCORE_TABLE) + find(paths, SCORE_TABLE + ".gz")
     if not files:
@@ -410,7 +425,10 @@ def load(paths: Sequence) -> Study | None:
             images.update(dict(zip(meta["proxy"], meta["images"], strict=True)))
     for agg in AGGREGATES.values():
         images.setdefault(agg.name, "; ".join(dict.fromkeys(images.get(p, "") for p in agg.parts)))
-    return Study(scores, accuracy.set_index("arch"), images, len(files))
+    strings = scores["arch"].nunique()
+    if per == "class":
+        scores = one_per_class(scores)
+    return Study(scores, accuracy.set_index("arch"), images, len(files), strings, per)
 
 
 def report(paths: Sequence, per: str = "arch") -> tuple[str, pd.DataFrame] | None:
@@ -419,23 +437,13 @@ def report(paths: Sequence, per: str = "arch") -> tuple[str, pd.DataFrame] | Non
     ``per="class"``: over one architecture per isomorphism class (:func:`one_per_class`)."""
     from .published import correlation_tables, correlation_values
 
-    if per not in PER:
-        raise UserError(f"per={per} is not one of {', '.join(PER)}: use per=arch or per=class")
-    study = load(paths)
+    study = load(paths, per)
     if study is None:
         return None
     scores, accuracy, images, files = study.scores, study.accuracy, study.images, study.tables
-    strings = scores["arch"].nunique()
-    if per == "class":
-        scores = one_per_class(scores)
     per_seed = correlations(scores, accuracy)
-    counted = (
-        f"{scores['arch'].nunique():,} isomorphism classes of {strings:,} architectures"
-        if per == "class"
-        else f"{strings:,} architectures"
-    )
     parts = [
-        f"## Proxy study: {counted}, seeds "
+        f"## Proxy study: {study.counted()}, seeds "
         f"{', '.join(map(str, sorted(scores['seed'].unique())))} ({files} score table"
         f"{'s' if files > 1 else ''})",
         "",

@@ -488,8 +488,9 @@ def proxy_tau(study, datasets, plt):
     counts = sorted(set(summary["n_archs"].astype(int))) or [0]
     n = f"{counts[0]:,}" if len(counts) == 1 else f"{counts[0]:,}–{counts[-1]:,}"
     where = space_title(space)
+    what = "isomorphism classes of" if study.per == "class" else ""
     ax.set_title(
-        f"Kendall τ per proxy ({n} {where} architectures, "
+        f"Kendall τ per proxy ({n} {what} {where} architectures, "
         f"{study.scores['seed'].nunique()} seed(s))".replace("  ", " "),
         fontsize=10,
     )
@@ -526,7 +527,7 @@ def make_figure(cfg: DictConfig) -> str:
     if name in STUDY_FIGURES:
         from .correlation import load
 
-        study = load(paths)
+        study = load(paths, str(cfg.get("per", "arch")))
         if study is None:
             raise UserError(
                 f"figure={name} reads freedarts correlate folders: no "
@@ -534,7 +535,7 @@ def make_figure(cfg: DictConfig) -> str:
             )
         fig, what = (
             STUDY_FIGURES[name](study, list(cfg.datasets), plt),
-            f"{study.scores['arch'].nunique()} architectures",
+            study.counted(),
         )
     else:
         df, _ = drop_duplicate_runs(collect(paths))

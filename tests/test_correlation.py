@@ -189,6 +189,18 @@ def test_per_class_keeps_one_architecture_per_isomorphism_class(tmp_path):
     assert "12 isomorphism classes of 18 architectures" in text
     assert set(summary["n_archs"]) == {12}
     assert set(correlation.report([run])[1]["n_archs"]) == {18}
+    assert correlation.load([run], per="class").counted() == (
+        "12 isomorphism classes of 18 architectures"
+    )
+    from omegaconf import OmegaConf
+
+    from freedarts_cli.cli import config_dir
+    from freedarts_cli.plots import make_figure
+
+    cfg = OmegaConf.load(f"{config_dir()}/figures.yaml")
+    cfg.update(paths=[str(run)], figure="proxy_tau", per="class", formats=["png"], dpi=50)
+    cfg.update(out=str(tmp_path / "fig"), datasets=["cifar10"])
+    assert make_figure(cfg).startswith("proxy_tau: 12 isomorphism classes of 18 architectures")
     with pytest.raises(UserError, match="per=both is not one of arch, class"):
         correlation.report([run], per="both")
     darts = scores_frame([("Genotype(normal=[('sep_conv_3x3', 0)])", "p", 0, 1.0, 0.1)])
