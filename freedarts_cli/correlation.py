@@ -27,6 +27,9 @@ SCORE_TABLE = "proxy_scores.csv"
 ACCURACY_TABLE = "accuracies.csv"  # the benchmark's test accuracies of the scored archs
 PROXY_TABLE = "proxies.csv"  # per proxy: dtype, and which images scored it
 SCORE_COLUMNS = ("arch", "proxy", "seed", "value", "seconds")
+#: Beside an archived score table (:mod:`.archive`): ``arch,seed,source,proxies`` lines, each
+#: standing for the rows a ``dedup`` study copied to ``arch`` from its isomorphic ``source``.
+COPY_TABLE = "copies.csv.gz"
 # dataset -> the benchmark column its correlations are measured against
 DATASETS = {
     "cifar10": "cifar10_test",
@@ -132,12 +135,39 @@ def read_scores(paths: Iterable[Path]) -> pd.DataFrame:
         missing = [c for c in SCORE_COLUMNS if c not in df.columns]
         if missing:
             raise UserError(f"{path}: not a proxy score table (no column {', '.join(missing)})")
-        frames.append(df[list(SCORE_COLUMNS)])
+        df = df[list(SCORE_COLUMNS)]
+        copies = Path(path).parent / COPY_TABLE
+        frames.append(with_copies(df, pd.read_csv(copies)) if copies.is_file() else df)
     if not frames:
         return pd.DataFrame(columns=list(SCORE_COLUMNS))
     scores = pd.concat(frames, ignore_index=True)
     scores["value"] = pd.to_numeric(scores["value"], errors="coerce")
     return scores.drop_duplicates(["arch", "proxy", "seed"], keep="first")
+
+
+def with_copies(scores: pd.DataFrame, copies: pd.DataFrame) -> pd.DataFrame:
+    """``scores`` plus the rows each line of ``copies`` (``arch, seed, source, proxies``) stands
+    for: ``source``'s rows of that seed and those proxies under the name ``arch``, seconds NaN
+    (copied, not scored); rows ``scores`` already holds win."""
+    if copies.empty:
+        return scores
+    wanted = pd.DataFrame(
+        [
+            (a, int(seed), source, p)
+            for a, seed, source, names in copies.itertuples(index=False)
+            for p in str(names).split()
+        ],
+        columns=["arch", "seed", "source", "proxy"],
+    )
+    rows = wanted.merge(
+        scores.drop(columns="arch").assign(source=scores["arch"]),
+        on=["source", "proxy", "seed"],
+        how="inner",
+    )
+    rows["seconds"] = math.nan
+    return pd.concat([scores, rows[list(SCORE_COLUMNS)]], ignore_index=True).drop_duplicates(
+        ["arch", "proxy", "seed"], keep="first"
+    )
 
 
 def columns_for(scores: pd.DataFrame, proxy: str, seed) -> pd.Series:

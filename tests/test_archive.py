@@ -68,3 +68,47 @@ def test_errors_name_the_folder(tmp_path):
         pack([tmp_path], tmp_path / "archive")
     with pytest.raises(UserError, match="does not exist"):
         unpack(tmp_path / "nothing", tmp_path / "run")
+
+
+def test_dedup_copies_are_stored_as_one_line_each_and_read_back_exactly(tmp_path):
+    """A dedup study's copied rows (no seconds, the value of a scored isomorphic network) are
+    packed as ``arch, seed, source, proxies`` lines and read back as the same rows; a copy
+    whose value matches no class member stays a row, and a copy holding fewer proxies than its
+    source gains none."""
+    from freedarts_cli.spaces.nb201 import NB201Space
+
+    space = NB201Space()
+    classes: dict[str, list[str]] = {}
+    for choice in space.architectures():
+        classes.setdefault(space.canonical(choice), []).append(space.decode(choice))
+    pairs = [m for m in classes.values() if len(m) == 2][:4]
+    nan = float("nan")
+    rows = []
+    for i, (rep, twin) in enumerate(pairs):
+        for p, v in (("p", i / 3), ("q", nan), ("r", -float(i))):
+            rows.append((rep, p, 0, v, 0.25))
+            if not (i == 1 and p == "r"):  # pair 1: the twin has no copy of r yet
+                rows.append((twin, p, 0, v + 1 if (i == 2 and p == "p") else v, nan))
+    scores = pd.DataFrame(rows, columns=correlation.SCORE_COLUMNS)
+    run = tmp_path / "run"
+    run.mkdir()
+    scores.to_csv(run / correlation.SCORE_TABLE, index=False)
+    archive = tmp_path / "archive"
+    assert pack([run], archive) == len(rows)
+    lines = pd.read_csv(archive / correlation.COPY_TABLE)
+    assert sorted(lines["arch"]) == sorted(pairs[i][1] for i in (0, 1, 3))  # pair 2 mismatches
+    assert dict(zip(lines["arch"], lines["proxies"], strict=True))[pairs[1][1]] == "p q"
+    stored = pd.read_csv(archive / "proxy_scores.csv.gz")
+    assert len(stored) == 4 * 3 + 3  # the scored rows and pair 2's twin
+
+    def ordered(df):
+        return df.sort_values(["arch", "proxy"]).reset_index(drop=True)
+
+    back = correlation.read_scores([archive / "proxy_scores.csv.gz"])
+    pd.testing.assert_frame_equal(
+        ordered(back), ordered(correlation.read_scores([run / correlation.SCORE_TABLE]))
+    )
+    first = (archive / "proxy_scores.csv.gz").read_bytes()
+    assert pack([run], archive) == len(rows)  # packing the archive again: the same bytes
+    assert (archive / "proxy_scores.csv.gz").read_bytes() == first
+    assert unpack(archive, tmp_path / "next") == len(rows)
