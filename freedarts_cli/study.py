@@ -126,10 +126,17 @@ def parse_dedup(value, n_archs, space) -> bool:
     return text == "true"
 
 
-def isomorphism_classes(space, archs: Sequence) -> tuple[list, dict[str, list[str]]]:
+def isomorphism_classes(
+    space, archs: Sequence, sample_seed: int | None = None
+) -> tuple[list, dict[str, list[str]]]:
     """One representative per isomorphism class (``space.canonical``), the first of the class
     in ``archs``' order, and per representative's arch string the strings of the other
-    members (whose rows copy the representative's values)."""
+    members (whose rows copy the representative's values).
+
+    The representatives come in order of first appearance, or, given ``sample_seed``, in a
+    seeded permutation: first appearance puts large classes first (NB201: the first 200 of
+    6,466 classes hold 3,783 strings, 19 each against 2.4 on average), so only a permutation
+    makes every prefix, i.e. a study stopped early, a uniform sample of the classes."""
     first: dict[str, object] = {}
     members: dict[str, list[str]] = {}
     for choice in archs:
@@ -139,7 +146,11 @@ def isomorphism_classes(space, archs: Sequence) -> tuple[list, dict[str, list[st
             members[space.decode(choice)] = []
         else:
             members[space.decode(first[key])].append(space.decode(choice))
-    return list(first.values()), members
+    reps = list(first.values())
+    if sample_seed is not None:
+        order = torch.randperm(len(reps), generator=torch.Generator().manual_seed(sample_seed))
+        reps = [reps[i] for i in order.tolist()]
+    return reps, members
 
 
 class ScoreTable:
@@ -270,7 +281,7 @@ def run(cfg: DictConfig, out_dir: Path, threads: int | None = None) -> pd.DataFr
     sample = sample_archs(space, cfg.n_archs, int(cfg.sample_seed), pool)
     aliases: dict[str, list[str]] = {}
     if parse_dedup(cfg.get("dedup", "false"), cfg.n_archs, space):
-        reps, aliases = isomorphism_classes(space, sample)
+        reps, aliases = isomorphism_classes(space, sample, int(cfg.sample_seed))
         log.info(
             "dedup: the %d sampled architectures are %d isomorphism classes; scoring %d, the "
             "other %d get their class representative's values",
