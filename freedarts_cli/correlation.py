@@ -12,6 +12,7 @@ per seed, over the architectures that every part scored.
 
 from __future__ import annotations
 
+import lzma
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,8 +28,12 @@ SCORE_TABLE = "proxy_scores.csv"
 ACCURACY_TABLE = "accuracies.csv"  # the benchmark's test accuracies of the scored archs
 PROXY_TABLE = "proxies.csv"  # per proxy: dtype, and which images scored it
 SCORE_COLUMNS = ("arch", "proxy", "seed", "value", "seconds")
-#: Beside an archived score table (:mod:`.archive`): ``arch,seed,source,proxies`` lines, each
-#: standing for the rows a ``dedup`` study copied to ``arch`` from its isomorphic ``source``.
+#: An archived study's score table (:mod:`.archive`): a folder of one ``<proxy>.csv.xz`` per
+#: proxy, each ``arch, seed, value, seconds``.
+ARCHIVE_TABLE = "proxy_scores"
+ARCHIVE_SUFFIX = ".csv.xz"
+#: Beside an archived score table: ``arch,seed,source,proxies`` lines, each standing for the
+#: rows a ``dedup`` study copied to ``arch`` from its isomorphic ``source``.
 COPY_TABLE = "copies.csv.gz"
 # dataset -> the benchmark column its correlations are measured against
 DATASETS = {
@@ -120,29 +125,60 @@ def top_spearman(
 METRIC_FUNCTIONS = {"kendall": kendall, "spearman": spearman, "top10_spearman": top_spearman}
 
 
+def score_tables(paths: Iterable) -> list[Path]:
+    """Every score table under ``paths``: run folders' ``proxy_scores.csv`` and archives'
+    ``proxy_scores/`` folders."""
+    return find(paths, SCORE_TABLE) + [d for d in find(paths, ARCHIVE_TABLE) if d.is_dir()]
+
+
+def _read_table(path: Path, proxy: str | None) -> pd.DataFrame:
+    """One score file; an archive's file holds one ``proxy``, named by the file."""
+    try:
+        df = pd.read_csv(path, dtype={"arch": str})
+    except (
+        pd.errors.ParserError,
+        pd.errors.EmptyDataError,
+        UnicodeDecodeError,
+        lzma.LZMAError,
+        EOFError,
+    ) as err:
+        raise UserError(
+            f"{path}: not a proxy score table ({type(err).__name__}): delete it "
+            "or rerun freedarts correlate into that folder"
+        ) from None
+    if proxy is not None:
+        df["proxy"] = proxy
+    missing = [c for c in SCORE_COLUMNS if c not in df.columns]
+    if missing:
+        raise UserError(f"{path}: not a proxy score table (no column {', '.join(missing)})")
+    return df[list(SCORE_COLUMNS)]
+
+
 def read_scores(paths: Iterable[Path]) -> pd.DataFrame:
-    """The score tables, concatenated; an (arch, proxy, seed) scored in two tables (two shards
-    that overlapped, a copied folder) is kept once. A table that is not a score table is named."""
+    """The score tables (:func:`score_tables`), concatenated; an (arch, proxy, seed) scored in
+    two tables (two shards that overlapped, a copied folder) is kept once. A table that is not a
+    score table is named."""
     frames = []
-    for path in paths:
-        try:
-            df = pd.read_csv(path, dtype={"arch": str})
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-            raise UserError(
-                f"{path}: not a proxy score table ({type(err).__name__}): delete it "
-                "or rerun freedarts correlate into that folder"
-            ) from None
-        missing = [c for c in SCORE_COLUMNS if c not in df.columns]
-        if missing:
-            raise UserError(f"{path}: not a proxy score table (no column {', '.join(missing)})")
-        df = df[list(SCORE_COLUMNS)]
-        copies = Path(path).parent / COPY_TABLE
+    for path in map(Path, paths):
+        if path.is_dir():
+            parts = [
+                _read_table(f, f.name[: -len(ARCHIVE_SUFFIX)])
+                for f in sorted(path.glob("*" + ARCHIVE_SUFFIX))
+            ]
+            df = pd.concat(parts, ignore_index=True) if parts else _empty()
+        else:
+            df = _read_table(path, None)
+        copies = path.parent / COPY_TABLE
         frames.append(with_copies(df, pd.read_csv(copies)) if copies.is_file() else df)
     if not frames:
-        return pd.DataFrame(columns=list(SCORE_COLUMNS))
+        return _empty()
     scores = pd.concat(frames, ignore_index=True)
     scores["value"] = pd.to_numeric(scores["value"], errors="coerce")
     return scores.drop_duplicates(["arch", "proxy", "seed"], keep="first")
+
+
+def _empty() -> pd.DataFrame:
+    return pd.DataFrame(columns=list(SCORE_COLUMNS))
 
 
 def with_copies(scores: pd.DataFrame, copies: pd.DataFrame) -> pd.DataFrame:
@@ -431,8 +467,7 @@ def load(paths: Sequence, per: str = "arch") -> Study | None:
     ``per="class"``: the rows of one architecture per isomorphism class (:func:`one_per_class`)."""
     if per not in PER:
         raise UserError(f"per={per} is not one of {', '.join(PER)}: use per=arch or per=class")
-    # a study archived in the repository (freedarts_cli.archive) holds the same tables gzipped
-    files = find(paths, SCORE_TABLE) + find(paths, SCORE_TABLE + ".gz")
+    files = score_tables(paths)
     if not files:
         return None
     scores = read_scores(files)

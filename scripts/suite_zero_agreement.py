@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from freedarts_cli.benchmark.arch_table import ArchTableBenchmark
-from freedarts_cli.correlation import SCORE_TABLE, read_scores, spearman, study_units
+from freedarts_cli.correlation import ARCHIVE_TABLE, read_scores, spearman, study_units
 from freedarts_cli.errors import UserError
 
 SPACES = {"darts": "nasbench301", "nb101": "nasbench101"}  # our space -> their JSON's key
@@ -90,9 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     try:
-        path = Path(args.archive) / f"{SCORE_TABLE}.gz"
-        if not path.is_file():
-            raise UserError(f"--archive {args.archive} has no {path.name}: pack a study")
+        path = Path(args.archive) / ARCHIVE_TABLE
+        if not path.is_dir():
+            raise UserError(f"--archive {args.archive} has no {path.name}/: pack a study")
         scores = read_scores([path])
         scores = scores[scores["seed"] == args.seed]
         ours = scores.pivot_table(index="arch", columns="proxy", values="value", aggfunc="first")

@@ -1,7 +1,7 @@
 """A study archived in the repository: pack merges shards bit-exactly, unpack lets a run resume,
 and the correlation report reads the archive as it reads a run folder."""
 
-import gzip
+import lzma
 
 import pandas as pd
 import pytest
@@ -35,10 +35,11 @@ def test_pack_merges_shards_bit_exactly_and_unpack_resumes(tmp_path):
     b = _run(tmp_path / "shard2", ARCHS[1::2])
     archive = tmp_path / "archive"
     assert pack([tmp_path / "shard1", tmp_path / "shard2"], archive) == 12
-    first = (archive / "proxy_scores.csv.gz").read_bytes()
+    first = _bytes(archive)
+    assert sorted(first) == ["p.csv.xz", "q.csv.xz"]  # one table per proxy
     assert pack([tmp_path / "shard1"], archive) == 12  # packing again adds nothing
-    assert (archive / "proxy_scores.csv.gz").read_bytes() == first  # and is byte-stable
-    packed = correlation.read_scores([archive / "proxy_scores.csv.gz"])
+    assert _bytes(archive) == first  # and is byte-stable
+    packed = correlation.read_scores([archive / "proxy_scores"])
     got = {(r.arch, r.proxy): r.value for r in packed.itertuples()}
     assert got == {(x, p): v for x, p, _, v, _ in a + b}  # the same floats, not rounded ones
     assert len(pd.read_csv(archive / "accuracies.csv.gz")) == 6
@@ -48,7 +49,27 @@ def test_pack_merges_shards_bit_exactly_and_unpack_resumes(tmp_path):
     assert unpack(archive, run) == 10  # everything but the two rows it had
     assert unpack(archive, run) == 0
     assert len(correlation.read_scores([run / "proxy_scores.csv"])) == 12
-    assert gzip.decompress(first).startswith(b"arch,proxy,seed,value,seconds\n")
+    assert lzma.decompress(first["p.csv.xz"]).startswith(b"arch,seed,value,seconds\n")
+
+
+def _bytes(archive):
+    return {f.name: f.read_bytes() for f in (archive / "proxy_scores").iterdir()}
+
+
+def test_seconds_keep_three_digits_and_a_new_proxy_leaves_the_others_untouched(tmp_path):
+    run = tmp_path / "run"
+    _run(run, ARCHS[:2], proxies=("p",))
+    table = pd.read_csv(run / correlation.SCORE_TABLE)
+    table["seconds"] = [0.123456789, 12345.678]
+    table.to_csv(run / correlation.SCORE_TABLE, index=False)
+    archive = tmp_path / "archive"
+    pack([run], archive)
+    p_file = archive / "proxy_scores" / "p.csv.xz"
+    stamp = p_file.stat().st_mtime_ns
+    assert list(correlation.read_scores([archive / "proxy_scores"])["seconds"]) == [0.123, 12300.0]
+    _run(tmp_path / "later", ARCHS[:2], proxies=("q",))
+    assert pack([tmp_path / "later"], archive) == 4
+    assert p_file.stat().st_mtime_ns == stamp  # not rewritten
 
 
 def test_the_report_reads_an_archive_like_a_run_folder(tmp_path):
@@ -68,6 +89,11 @@ def test_errors_name_the_folder(tmp_path):
         pack([tmp_path], tmp_path / "archive")
     with pytest.raises(UserError, match="does not exist"):
         unpack(tmp_path / "nothing", tmp_path / "run")
+    _run(tmp_path / "run", ARCHS)
+    pack([tmp_path / "run"], tmp_path / "archive")
+    (tmp_path / "archive" / "proxy_scores" / "q.csv.xz").write_bytes(b"\xfd7zXZ\x00 cut short")
+    with pytest.raises(UserError, match=r"q\.csv\.xz: not a proxy score table \(LZMAError\)"):
+        correlation.load([tmp_path / "archive"])
 
 
 def test_dedup_copies_are_stored_as_one_line_each_and_read_back_exactly(tmp_path):
@@ -98,17 +124,17 @@ def test_dedup_copies_are_stored_as_one_line_each_and_read_back_exactly(tmp_path
     lines = pd.read_csv(archive / correlation.COPY_TABLE)
     assert sorted(lines["arch"]) == sorted(pairs[i][1] for i in (0, 1, 3))  # pair 2 mismatches
     assert dict(zip(lines["arch"], lines["proxies"], strict=True))[pairs[1][1]] == "p q"
-    stored = pd.read_csv(archive / "proxy_scores.csv.gz")
-    assert len(stored) == 4 * 3 + 3  # the scored rows and pair 2's twin
+    stored = [pd.read_csv(f) for f in (archive / "proxy_scores").iterdir()]
+    assert sum(map(len, stored)) == 4 * 3 + 3  # the scored rows and pair 2's twin
 
     def ordered(df):
         return df.sort_values(["arch", "proxy"]).reset_index(drop=True)
 
-    back = correlation.read_scores([archive / "proxy_scores.csv.gz"])
+    back = correlation.read_scores([archive / "proxy_scores"])
     pd.testing.assert_frame_equal(
         ordered(back), ordered(correlation.read_scores([run / correlation.SCORE_TABLE]))
     )
-    first = (archive / "proxy_scores.csv.gz").read_bytes()
+    first = _bytes(archive)
     assert pack([run], archive) == len(rows)  # packing the archive again: the same bytes
-    assert (archive / "proxy_scores.csv.gz").read_bytes() == first
+    assert _bytes(archive) == first
     assert unpack(archive, tmp_path / "next") == len(rows)

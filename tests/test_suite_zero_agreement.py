@@ -2,10 +2,13 @@
 
 import importlib.util
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from freedarts_cli.archive import pack
 
 SCRIPT = Path(__file__).parents[1] / "scripts" / "suite_zero_agreement.py"
 CELLS = [  # NAS-Bench-101 cells of 3 and 4 vertices, as the shared CSV writes them
@@ -38,8 +41,8 @@ def files(tmp_path, theirs_jacov, acc=ACC):
     }
     suite = tmp_path / "zc_nasbench101.json"
     suite.write_text(json.dumps({"nasbench101": {"cifar10": rows}}))
-    archive = tmp_path / "archive"
-    archive.mkdir(exist_ok=True)
+    run = tmp_path / "run"
+    run.mkdir(exist_ok=True)
     ours = [1.0, 0.5, -2.0, 3.0, 2.0]  # ranks like ACC
     pd.DataFrame(
         {
@@ -49,7 +52,10 @@ def files(tmp_path, theirs_jacov, acc=ACC):
             "value": ours,
             "seconds": 0.1,
         }
-    ).to_csv(archive / "proxy_scores.csv.gz", index=False)
+    ).to_csv(run / "proxy_scores.csv", index=False)
+    archive = tmp_path / "archive"
+    shutil.rmtree(archive, ignore_errors=True)
+    pack([run], archive)
     return ["--space", "nb101", "--table", str(table), "--suite-zero", str(suite),
             "--archive", str(archive)]  # fmt: skip
 
