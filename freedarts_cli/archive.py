@@ -59,19 +59,24 @@ def _frames(folders: Iterable, name: str) -> list[pd.DataFrame]:
     return [pd.read_csv(f, dtype={"arch": str}) for f in files]
 
 
-def _write_gz(path: Path, df: pd.DataFrame) -> None:
-    # mtime=0: the same rows give the same bytes, so an unchanged archive is no git change
-    text = df.to_csv(index=False).encode()
-    with atomic(path, "wb") as fh, gzip.GzipFile(fileobj=fh, mode="wb", mtime=0) as gz:
-        gz.write(text)
-
-
-def _write_xz(path: Path, df: pd.DataFrame) -> None:
-    # xz: a quarter smaller than gzip on these tables; unchanged rows are not rewritten
-    data = lzma.compress(df.to_csv(index=False).encode(), preset=9 | lzma.PRESET_EXTREME)
+def _replace(path: Path, data: bytes) -> None:
+    # an unchanged table is not rewritten: a pack touches only the proxies that gained rows
     if not (path.is_file() and path.read_bytes() == data):
         with atomic(path, "wb") as fh:
             fh.write(data)
+
+
+def _write_gz(path: Path, df: pd.DataFrame) -> None:
+    # mtime=0: the same rows give the same bytes, so an unchanged archive is no git change
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz:
+        gz.write(df.to_csv(index=False).encode())
+    _replace(path, buffer.getvalue())
+
+
+def _write_xz(path: Path, df: pd.DataFrame) -> None:
+    # xz: a quarter smaller than gzip on these tables
+    _replace(path, lzma.compress(df.to_csv(index=False).encode(), preset=9 | lzma.PRESET_EXTREME))
 
 
 def _seconds(value: float) -> float:
