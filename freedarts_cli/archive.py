@@ -67,7 +67,9 @@ def _replace(path: Path, data: bytes) -> None:
 
 
 def _write_gz(path: Path, df: pd.DataFrame) -> None:
-    # mtime=0: the same rows give the same bytes, so an unchanged archive is no git change
+    # mtime=0: the same rows give the same bytes, so an unchanged archive is no git change;
+    # GzipFile, not gzip.compress, whose header names the OS (03 on Linux, not ff) and so
+    # would differ by platform and rewrite every archived .gz
     buffer = io.BytesIO()
     with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz:
         gz.write(df.to_csv(index=False).encode())
