@@ -553,7 +553,8 @@ def make_figure(cfg: DictConfig) -> str:
             fig.tight_layout(rect=(0, 0, 1, 0.94))
         for ext in cfg.formats:
             path = out / f"{name}.{ext}"
-            written.append(str(save_figure(fig, path, dpi=int(cfg.dpi))))
+            # a title wider than axes squeezed by an outside legend would be cut at the edge
+            written.append(str(save_figure(fig, path, dpi=int(cfg.dpi), bbox_inches="tight")))
     finally:
         plt.close(fig)
     return f"{name}: {what}; wrote {', '.join(written)}"
