@@ -109,9 +109,10 @@ def candidates(space, benchmark) -> tuple[list | None, str]:
     )
 
 
-def parse_dedup(value, n_archs, space) -> bool:
-    """``dedup``: true, false, or auto (true for n_archs=all on a space with isomorphism
-    classes, ``space.canonical``)."""
+def parse_dedup(value, n_archs, space, resumed_dedup: bool = False) -> bool:
+    """``dedup``: true, false, or auto (true on a space with isomorphism classes,
+    ``space.canonical``, for n_archs=all or when resuming a folder that holds dedup copies: a
+    study continued with a larger ``n_archs`` goes on the way it began)."""
     text = str(value).lower()
     if text not in ("true", "false", "auto"):
         raise UserError(f"dedup={value} is not true, false or auto: use e.g. dedup=auto")
@@ -122,7 +123,7 @@ def parse_dedup(value, n_archs, space) -> bool:
             "use dedup=false"
         )
     if text == "auto":
-        return can and str(n_archs).lower() == "all"
+        return can and (str(n_archs).lower() == "all" or resumed_dedup)
     return text == "true"
 
 
@@ -162,6 +163,7 @@ class ScoreTable:
         self.done: set[tuple[str, str, int]] = set()
         # dedup: an arch -> the isomorphic archs whose rows copy its values (seconds NaN)
         self.aliases: dict[str, list[str]] = {}
+        self.has_copies = False  # rows copied from a class representative (seconds NaN)
         if self.path.exists():
             self._repair()
             table = correlation.read_scores([self.path])
@@ -169,6 +171,7 @@ class ScoreTable:
                 (a, p, int(s))
                 for a, p, s in zip(table["arch"], table["proxy"], table["seed"], strict=True)
             }
+            self.has_copies = bool(table["seconds"].isna().any())
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._write(",".join(correlation.SCORE_COLUMNS) + "\n")
@@ -279,8 +282,9 @@ def run(cfg: DictConfig, out_dir: Path, threads: int | None = None) -> pd.DataFr
         )
     pool, source = candidates(space, benchmark)
     sample = sample_archs(space, cfg.n_archs, int(cfg.sample_seed), pool)
+    table = ScoreTable(out_dir / correlation.SCORE_TABLE)
     aliases: dict[str, list[str]] = {}
-    if parse_dedup(cfg.get("dedup", "false"), cfg.n_archs, space):
+    if parse_dedup(cfg.get("dedup", "false"), cfg.n_archs, space, table.has_copies):
         reps, aliases = isomorphism_classes(space, sample, int(cfg.sample_seed))
         log.info(
             "dedup: the %d sampled architectures are %d isomorphism classes; scoring %d, the "
@@ -312,7 +316,6 @@ def run(cfg: DictConfig, out_dir: Path, threads: int | None = None) -> pd.DataFr
         torch.get_num_threads(),
     )
 
-    table = ScoreTable(out_dir / correlation.SCORE_TABLE)
     table.aliases = {a: aliases[a] for a in map(space.decode, archs) if aliases.get(a)}
     copied = table.copy_to_aliases()
     if copied:

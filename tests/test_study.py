@@ -193,7 +193,9 @@ def test_dedup_auto_is_on_for_whole_spaces_with_classes():
     nb201, darts = NB201Space(), DartsSpace()
     assert parse_dedup("auto", "all", nb201) and not parse_dedup("auto", 100, nb201)
     assert parse_dedup(True, 100, nb201) and not parse_dedup(False, "all", nb201)
+    assert parse_dedup("auto", 100, nb201, resumed_dedup=True)  # a dedup folder goes on so
     assert not parse_dedup("auto", "all", darts)
+    assert not parse_dedup("auto", 100, darts, resumed_dedup=True)
     with pytest.raises(UserError, match="no isomorphism key"):
         parse_dedup(True, 10, darts)
 
@@ -262,6 +264,25 @@ def test_dedup_fills_the_classes_of_a_run_scored_without_it(shared_table, tmp_pa
     scores = pd.read_csv(out / "proxy_scores.csv")
     assert sorted(scores["arch"]) == sorted(rows["ArchitectureString"])
     assert not scores.duplicated(["arch", "proxy", "seed"]).any()
+
+
+def test_dedup_auto_continues_a_dedup_study_resumed_with_more_architectures(shared_table, tmp_path):
+    from freedarts_cli import api
+
+    path, rows = _isomorphic_sample(shared_table, tmp_path, classes=3, per_class=3)
+    common = ("space=nb201", "benchmark=arch_table", f"benchmark.path={path}", "proxy=params")
+    common += ("threads=1", "sample_seed=0")
+    out = tmp_path / "run"
+    api.correlate(*common, "n_archs=6", "dedup=true", out_dir=out)
+    api.correlate(*common, f"n_archs={len(rows)}", out_dir=out)  # dedup=auto, not n_archs=all
+    scores = pd.read_csv(out / "proxy_scores.csv")
+    assert sorted(scores["arch"]) == sorted(rows["ArchitectureString"])
+    assert scores["seconds"].notna().sum() == 3  # one scored string per class, the rest copies
+    # a folder scored without dedup goes on without it
+    api.correlate(*common, "n_archs=6", "dedup=false", out_dir=tmp_path / "every")
+    api.correlate(*common, f"n_archs={len(rows)}", out_dir=tmp_path / "every")
+    every = pd.read_csv(tmp_path / "every" / "proxy_scores.csv")
+    assert len(every) == len(rows) and every["seconds"].notna().all()
 
 
 @pytest.mark.slow
