@@ -131,7 +131,9 @@ def pack(folders: Iterable, archive: Path) -> int:
     of the same key (a value never changes once scored)."""
     archive = Path(archive)
     sources = [archive, *map(Path, folders)] if archive.is_dir() else list(map(Path, folders))
-    score_files = score_tables(sources)
+    # the archive's own tables first: read_scores keeps the first row of a key, and
+    # score_tables lists run folders before archives
+    score_files = sorted(score_tables(sources), key=lambda path: path.name != ARCHIVE_TABLE)
     if not score_files:
         raise UserError(
             f"no {SCORE_TABLE} under {', '.join(map(str, folders))}: give the folders of "

@@ -52,6 +52,20 @@ def test_pack_merges_shards_bit_exactly_and_unpack_resumes(tmp_path):
     assert lzma.decompress(first["p.csv.xz"]).startswith(b"arch,seed,value,seconds\n")
 
 
+def test_rows_already_in_the_archive_win_over_a_folder_s_copy_of_them(tmp_path):
+    _run(tmp_path / "run", ARCHS[:2], proxies=("p",))
+    archive = tmp_path / "archive"
+    pack([tmp_path / "run"], archive)
+    later = tmp_path / "later"  # the same key again, as a dedup copy (seconds NaN)
+    _run(later, ARCHS[:2], proxies=("p",))
+    table = pd.read_csv(later / correlation.SCORE_TABLE)
+    table["seconds"] = float("nan")
+    table.to_csv(later / correlation.SCORE_TABLE, index=False)
+    pack([later], archive)
+    packed = correlation.read_scores([archive / "proxy_scores"])
+    assert list(packed["seconds"]) == [0.5, 0.5]
+
+
 def _bytes(archive):
     return {f.name: f.read_bytes() for f in (archive / "proxy_scores").iterdir()}
 
