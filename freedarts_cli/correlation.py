@@ -156,8 +156,8 @@ def _read_table(path: Path, proxy: str | None) -> pd.DataFrame:
 
 def read_scores(paths: Iterable[Path]) -> pd.DataFrame:
     """The score tables (:func:`score_tables`), concatenated; an (arch, proxy, seed) scored in
-    two tables (two shards that overlapped, a copied folder) is kept once. A table that is not a
-    score table is named."""
+    two tables (two shards that overlapped, a copied folder) is kept once: its scored row before a
+    dedup copy, else the first table's. A table that is not a score table is named."""
     frames = []
     for path in map(Path, paths):
         if path.is_dir():
@@ -174,7 +174,11 @@ def read_scores(paths: Iterable[Path]) -> pd.DataFrame:
         return _empty()
     scores = pd.concat(frames, ignore_index=True)
     scores["value"] = pd.to_numeric(scores["value"], errors="coerce")
-    return scores.drop_duplicates(["arch", "proxy", "seed"], keep="first")
+    # a scored row beats a dedup copy of it (seconds NaN) whichever table lists it first: the
+    # copy carries no timing, and the scored row is what the copy was made from
+    scored_first = scores["seconds"].isna().sort_values(kind="stable").index
+    kept = scores.loc[scored_first].drop_duplicates(["arch", "proxy", "seed"], keep="first")
+    return kept.sort_index()
 
 
 def _empty() -> pd.DataFrame:

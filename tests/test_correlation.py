@@ -133,6 +133,18 @@ def test_read_scores_keeps_one_value_per_arch_proxy_seed_and_names_bad_files(tmp
         correlation.read_scores([bad])
 
 
+def test_read_scores_prefers_a_scored_row_to_a_dedup_copy_listed_before_it(tmp_path):
+    copy = tmp_path / "a.csv"  # seconds NaN: copied from an isomorphic architecture
+    scores_frame([("x", "p", 0, 1.0, math.nan), ("y", "p", 0, 2.0, math.nan)]).to_csv(
+        copy, index=False
+    )
+    scored = tmp_path / "b.csv"
+    scores_frame([("y", "p", 0, 2.0, 0.3)]).to_csv(scored, index=False)
+    kept = correlation.read_scores([copy, scored])
+    assert list(kept["arch"]) == ["x", "y"]
+    assert kept["seconds"].tolist()[1] == 0.3 and math.isnan(kept["seconds"].tolist()[0])
+
+
 def test_a_study_is_told_its_space_by_its_architecture_strings():
     from freedarts_cli.published import correlation_tables
 
