@@ -131,8 +131,8 @@ def pack(folders: Iterable, archive: Path) -> int:
     of the same key (a value never changes once scored)."""
     archive = Path(archive)
     sources = [archive, *map(Path, folders)] if archive.is_dir() else list(map(Path, folders))
-    # the archive's own tables first: read_scores keeps the first row of a key, and
-    # score_tables lists run folders before archives
+    # the archive's own tables first: of two scored rows of a key read_scores keeps the first
+    # table's (a dedup copy loses to a scored row anyway), and score_tables lists run folders first
     score_files = sorted(score_tables(sources), key=lambda path: path.name != ARCHIVE_TABLE)
     if not score_files:
         raise UserError(
